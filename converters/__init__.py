@@ -1,0 +1,75 @@
+"""Converters: every supported capture format to one Arrow event table.
+
+``open_trace(path)`` detects the format from the content (``fmt`` forces it)
+and returns an iterator of Arrow tables in :data:`xpfotrace.schema.EVENT_SCHEMA`
+plus the :class:`~xpfotrace.traceinfo.TraceInfo` it fills while reading.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+from xpfotrace.errors import InputError
+from xpfotrace.traceinfo import TraceInfo
+
+from . import perf_script, tracecmd_text, tracefs_text
+from .compression import read_head
+from .textbase import DEFAULT_CHUNK_BYTES, ProgressFn, TextFormat, read_text
+
+TEXT_FORMATS: dict[str, TextFormat] = {
+    "tracefs": tracefs_text.FORMAT,
+    "trace-cmd": tracecmd_text.FORMAT,
+    "perf-script": perf_script.FORMAT,
+}
+FORMAT_NAMES: tuple[str, ...] = tuple(TEXT_FORMATS)
+
+__all__ = ["FORMAT_NAMES", "TEXT_FORMATS", "detect_format", "open_trace"]
+
+
+def _looks_binary(head: bytes) -> bool:
+    sample = head[:4096]
+    return b"\x00" in sample or (bool(sample) and sum(
+        b < 9 or 13 < b < 32 for b in sample) > len(sample) // 20)
+
+
+def detect_format(path: str) -> str:
+    """Name of the text format of ``path``, from its first decompressed bytes."""
+    head = read_head(path)
+    if not head.strip():
+        raise InputError(path, "empty file: no trace events")
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"\x17\x08Dtracing") or head.startswith(b"PERFILE2"):
+        raise InputError(path, "binary trace.dat/perf.data input is not supported yet; "
+                         "run 'trace-cmd report' or 'perf script' on it first")
+    if _looks_binary(head):
+        raise InputError(path, "not a text trace (binary data)", offset=0)
+    text = head.decode("utf-8", errors="replace")
+    lines = text.splitlines()[:-1] or text.splitlines()
+    first = next((ln for ln in lines if ln.strip()), "")
+    if re.match(r"^(cpus=\d+|version = )", first):
+        return "trace-cmd"
+    if "# tracer:" in text or "entries-in-buffer/entries-written" in text:
+        return "tracefs"
+    scores = {name: sum(1 for ln in lines[:2000] if re.match(f.line_regex, ln))
+              for name, f in TEXT_FORMATS.items() if name != "trace-cmd"}
+    best = max(scores, key=lambda k: scores[k])
+    if scores[best] == 0:
+        raise InputError(path, "unrecognised format: no trace event lines "
+                         "(expected tracefs, trace-cmd report or perf script text)", line=1)
+    return best
+
+
+def open_trace(path: str, fmt: str | None = None, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+               progress: ProgressFn | None = None) -> tuple[Iterator[pa.Table], TraceInfo]:
+    """Tables of events of a raw trace, and the TraceInfo completed once they are consumed."""
+    name = fmt or detect_format(path)
+    if name not in TEXT_FORMATS:
+        raise InputError(path, f"cannot convert format {name!r} "
+                         f"(known: {', '.join(FORMAT_NAMES)})")
+    info = TraceInfo()
+    return read_text(path, TEXT_FORMATS[name], chunk_bytes=chunk_bytes, progress=progress,
+                     info=info), info

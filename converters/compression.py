@@ -1,0 +1,94 @@
+"""Open plain, zstd, gzip or xz files as one binary stream, chosen by magic bytes."""
+
+from __future__ import annotations
+
+import gzip
+import lzma
+import os
+from typing import IO, BinaryIO, cast
+
+import zstandard
+
+from xpfotrace.errors import InputError
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+GZIP_MAGIC = b"\x1f\x8b"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+
+
+def sniff_compression(head: bytes) -> str | None:
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(XZ_MAGIC):
+        return "xz"
+    return None
+
+
+class CountingReader:
+    """A decompressed stream that also tells how far into the *raw* file it is."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            self._raw: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed in close()
+        except FileNotFoundError:
+            raise InputError(path, "no such file") from None
+        except IsADirectoryError:
+            raise InputError(path, "is a directory, not a trace file") from None
+        except PermissionError:
+            raise InputError(path, "permission denied") from None
+        except OSError as exc:
+            raise InputError(path, f"cannot open: {exc.strerror or exc}") from None
+        self.raw_size = os.fstat(self._raw.fileno()).st_size
+        head = self._raw.read(8)
+        self._raw.seek(0)
+        self.compression = sniff_compression(head)
+        self._stream: IO[bytes]
+        if self.compression == "zstd":
+            dctx = zstandard.ZstdDecompressor()
+            self._stream = cast(IO[bytes], dctx.stream_reader(self._raw, read_across_frames=True))
+        elif self.compression == "gzip":
+            self._stream = cast(IO[bytes], gzip.GzipFile(fileobj=self._raw, mode="rb"))
+        elif self.compression == "xz":
+            self._stream = cast(IO[bytes], lzma.LZMAFile(self._raw, mode="rb"))
+        else:
+            self._stream = self._raw
+        self.decompressed = 0
+
+    @property
+    def raw_pos(self) -> int:
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError):
+            return self.raw_size
+
+    def read(self, size: int) -> bytes:
+        try:
+            data = self._stream.read(size)
+        except (EOFError, OSError, lzma.LZMAError, zstandard.ZstdError) as exc:
+            what = self.compression or "file"
+            raise InputError(self.path, f"corrupt or truncated {what} data ({exc})",
+                             offset=self.decompressed) from None
+        self.decompressed += len(data)
+        return data
+
+    def close(self) -> None:
+        try:
+            if self._stream is not self._raw:
+                self._stream.close()
+        finally:
+            self._raw.close()
+
+    def __enter__(self) -> CountingReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_head(path: str, size: int = 1 << 16) -> bytes:
+    """The first ``size`` decompressed bytes (for format detection)."""
+    with CountingReader(path) as r:
+        return r.read(size)

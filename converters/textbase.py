@@ -1,0 +1,231 @@
+"""Shared machinery of the text converters: chunked line reading and vectorized parsing.
+
+A text format supplies a regular expression for its event lines (named groups
+``comm pid cpu sec frac event rest``) and its header rules; everything else
+(field extraction, timestamps, sequence numbers, skipped-line accounting) is
+common and done with Polars string expressions over chunks of lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import polars as pl
+import pyarrow as pa
+
+from xpfotrace import schema
+from xpfotrace.errors import InputError
+from xpfotrace.traceinfo import TraceInfo
+
+from .compression import CountingReader
+
+DEFAULT_CHUNK_BYTES = 16 << 20
+MAX_ORDER = 20  # larger orders are malformed lines, not huge pages
+
+# Lines that are legitimately not events in any text format.
+_NOISE = re.compile(
+    r"^\s*$|^\s*#|^cpus=\d+|^version = |^CPU \d+ is empty|^\s*CPU:\d+ \[|^\s*TASK-PID|"
+    r"^\s*\|\s*\|"
+).pattern
+_LOST = r"CPU:\d+ \[LOST (\d+) EVENTS\]"
+_DROPPED = r"CPU:\d+ \[(\d+) EVENTS DROPPED\]"
+
+ProgressFn = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class TextFormat:
+    """One text format: its name, event-line regex and header parser."""
+
+    name: str
+    line_regex: str
+    header: Callable[[pl.DataFrame, TraceInfo], None]
+
+
+def iter_line_chunks(reader: CountingReader, chunk_bytes: int) -> Iterator[tuple[pl.Series, int]]:
+    """Yield (lines, number of the first line, 1-based) for bounded chunks of a stream."""
+    pending = b""
+    line_no = 1
+    while True:
+        data = reader.read(chunk_bytes)
+        if not data:
+            break
+        buf = pending + data
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            pending = buf
+            continue
+        pending = buf[cut + 1:]
+        lines = _split(buf[:cut])
+        yield lines, line_no
+        line_no += len(lines)
+    if pending:
+        yield _split(pending), line_no
+
+
+def _split(buf: bytes) -> pl.Series:
+    text = buf.decode("utf-8", errors="replace")
+    return pl.Series("line", [text]).str.split("\n").explode().str.strip_suffix("\r")
+
+
+def _int(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    return expr.str.to_integer(base=10, dtype=dtype, strict=False)
+
+
+def _pfn(expr: pl.Expr) -> pl.Expr:
+    hexa = expr.str.starts_with("0x") | expr.str.starts_with("0X")
+    return (
+        pl.when(hexa)
+        .then(expr.str.slice(2).str.to_integer(base=16, dtype=pl.UInt64, strict=False))
+        .otherwise(expr.str.to_integer(base=10, dtype=pl.UInt64, strict=False))
+    )
+
+
+PAGE_EVENTS = ("mm_page_alloc", "mm_page_free", "mm_page_free_batched",
+               "mm_page_alloc_zone_locked", "mm_page_pcpu_drain")
+
+_SW_RAW_PREV = r"prev_comm=(.*?) prev_pid=(-?\d+)"
+_SW_RAW_NEXT = r"next_comm=(.*?) next_pid=(-?\d+)"
+_SW_PLUGIN = r"^(?P<pc>.*):(?P<pp>-?\d+) \[-?\d+\] \S+ ==> (?P<nc>.*):(?P<np>-?\d+) \[-?\d+\]\s*$"
+
+
+def _page_fields(df: pl.DataFrame) -> pl.DataFrame:
+    rest = pl.col("rest")
+    pfn_txt = rest.str.extract(r"(?:^|\s)pfn=(0[xX][0-9a-fA-F]+|\d+)", 1)
+    page_null = rest.str.contains(r"page=\(null\)")
+    return df.with_columns(
+        pl.when(page_null).then(None).otherwise(_pfn(pfn_txt)).cast(pl.UInt64).alias("pfn"),
+        _int(rest.str.extract(r"(?:^|\s)order=(-?\d+)", 1), pl.Int32).alias("order"),
+        rest.str.extract(r"gfp_flags=(\S+)", 1).alias("gfp_flags"),
+        _int(rest.str.extract(r"migratetype=(-?\d+)", 1), pl.Int32).alias("migratetype"),
+        _int(rest.str.extract(r"percpu_refill=(-?\d+)", 1), pl.Int32).alias("percpu_refill"),
+        # a line is well formed when what the replay reads is there
+        ((pfn_txt.is_not_null() | page_null)
+         & rest.str.contains(r"(?:^|\s)order=\d")).alias("_ok"),
+    ).with_columns(
+        (pl.col("_ok") & pl.col("order").is_between(0, MAX_ORDER)
+         & ((pl.col("event") != "mm_page_alloc") | pl.col("gfp_flags").is_not_null())
+         & ((pl.col("event") != "mm_page_alloc_zone_locked")
+            | (pl.col("migratetype").is_not_null() & pl.col("percpu_refill").is_not_null())))
+        .alias("_ok")
+    )
+
+
+def _switch_fields(df: pl.DataFrame) -> pl.DataFrame:
+    rest = pl.col("rest")
+    plug = rest.str.extract_groups(_SW_PLUGIN)
+    return df.with_columns(
+        pl.coalesce(rest.str.extract(_SW_RAW_PREV, 1), plug.struct.field("pc")).alias("prev_comm"),
+        _int(pl.coalesce(rest.str.extract(_SW_RAW_PREV, 2), plug.struct.field("pp")),
+             pl.Int32).alias("prev_pid"),
+        pl.coalesce(rest.str.extract(_SW_RAW_NEXT, 1), plug.struct.field("nc")).alias("next_comm"),
+        _int(pl.coalesce(rest.str.extract(_SW_RAW_NEXT, 2), plug.struct.field("np")),
+             pl.Int32).alias("next_pid"),
+    ).with_columns((pl.col("next_pid").is_not_null() & pl.col("next_comm").is_not_null())
+                   .alias("_ok"))
+
+
+def _tlb_fields(df: pl.DataFrame) -> pl.DataFrame:
+    rest = pl.col("rest")
+    reason = pl.coalesce(rest.str.extract(r"\((-?\d+)\)\s*$", 1),
+                         rest.str.extract(r"reason[:=](-?\d+)\b", 1))
+    return df.with_columns(
+        _int(rest.str.extract(r"pages[:=](-?\d+)", 1), pl.Int64).alias("tlb_pages"),
+        _int(reason, pl.Int32).alias("tlb_reason"),
+    ).with_columns(pl.col("tlb_reason").is_not_null().alias("_ok"))
+
+
+def parse_event_fields(ev: pl.DataFrame) -> pl.DataFrame:
+    """Typed fields of every event row (columns comm pid cpu sec frac event rest ln).
+
+    Returns the rows in input order with a boolean ``_ok`` (False: a known event
+    whose fields the replay needs are missing or malformed).
+    """
+    evcol = pl.col("event")
+    parts = [
+        _page_fields(ev.filter(evcol.is_in(PAGE_EVENTS))),
+        _switch_fields(ev.filter(evcol == "sched_switch")),
+        _tlb_fields(ev.filter(evcol == "tlb_flush")),
+        ev.filter(~evcol.is_in((*PAGE_EVENTS, "sched_switch", "tlb_flush")))
+        .with_columns(pl.lit(True).alias("_ok")),
+    ]
+    out = pl.concat(parts, how="diagonal_relaxed").sort("ln")
+    frac = pl.col("frac").str.slice(0, 9).str.pad_end(9, "0")
+    return out.with_columns(
+        (_int(pl.col("sec"), pl.Int64) * 1_000_000_000 + _int(frac, pl.Int64)).alias("ts"),
+        _int(pl.col("cpu"), pl.Int32).alias("cpu"),
+        _int(pl.col("pid"), pl.Int32).alias("pid"),
+        pl.col("comm").str.strip_chars(),
+    ).with_columns((pl.col("_ok") & pl.col("ts").is_not_null() & pl.col("cpu").is_not_null())
+                   .alias("_ok"))
+
+
+def _empty_columns(df: pl.DataFrame) -> pl.DataFrame:
+    missing = [pl.lit(None, dtype=pl.from_arrow(pa.array([], type=f.type)).dtype).alias(f.name)
+               for f in schema.EVENT_SCHEMA if f.name not in df.columns]
+    return df.with_columns(missing) if missing else df
+
+
+def to_arrow(df: pl.DataFrame) -> pa.Table:
+    """Select and cast the schema's columns into an Arrow table of EVENT_SCHEMA."""
+    df = _empty_columns(df).select(schema.COLUMNS)
+    return df.to_arrow().cast(schema.EVENT_SCHEMA)
+
+
+def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+              progress: ProgressFn | None = None,
+              info: TraceInfo | None = None) -> Iterator[pa.Table]:
+    """Parse a text trace in bounded chunks; ``info`` is complete when the iterator ends."""
+    info = info if info is not None else TraceInfo()
+    info.source_format = fmt.name
+    info.source_file = str(path)
+    seq = 0
+    line_re = fmt.line_regex
+    with CountingReader(path) as reader:
+        last_pos = 0
+        for lines, first_line in iter_line_chunks(reader, chunk_bytes):
+            df = pl.DataFrame({"line": lines}).with_row_index("ln", offset=first_line)
+            df = df.with_columns(pl.col("line").str.extract_groups(line_re).alias("g")).unnest("g")
+            is_ev = pl.col("event").is_not_null()
+            other = df.filter(~is_ev)
+            fmt.header(other, info)
+            _account_non_events(other, info)
+            ev = parse_event_fields(df.filter(is_ev).drop("line"))
+            bad = ev.filter(~pl.col("_ok"))
+            if bad.height:
+                _skip(info, bad.height, int(bad["ln"].min()))  # type: ignore[arg-type]
+            ev = ev.filter(pl.col("_ok"))
+            if ev.height:
+                ev = ev.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + seq).alias("seq"))
+                seq += ev.height
+                info.max_cpu = max(info.max_cpu, int(ev["cpu"].max()))  # type: ignore[arg-type]
+                yield to_arrow(ev)
+            if progress is not None:
+                pos = reader.raw_pos
+                progress(pos - last_pos)
+                last_pos = pos
+    info.events = seq
+    if seq == 0:
+        raise InputError(path, f"no trace events found (read as {fmt.name})")
+
+
+def _skip(info: TraceInfo, n: int, first: int) -> None:
+    info.skipped_lines += n
+    if info.first_skipped_line is None or first < info.first_skipped_line:
+        info.first_skipped_line = first
+
+
+def _account_non_events(other: pl.DataFrame, info: TraceInfo) -> None:
+    if not other.height:
+        return
+    line = pl.col("line")
+    lost = other.select(
+        _int(line.str.extract(_LOST, 1), pl.Int64).sum().alias("a"),
+        _int(line.str.extract(_DROPPED, 1), pl.Int64).sum().alias("b"),
+    ).row(0)
+    info.lost_events += int(lost[0] or 0) + int(lost[1] or 0)
+    garbage = other.filter(~line.str.contains(_NOISE))
+    if garbage.height:
+        _skip(info, garbage.height, int(garbage["ln"].min()))  # type: ignore[arg-type]

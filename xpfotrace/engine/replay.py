@@ -1,0 +1,130 @@
+"""Replay a trace under each strategy and collect the counters of MODEL.md section 5."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from .. import strategies as strat
+from ..trace import Trace
+from .prepare import Prepared, prepare
+from .projection import Projection, virtualize
+from .remote import DeferredCounters, deferred_pass
+from .state import PER_CPU_COUNTERS, StateResult, state_pass
+
+#: Every counter of MODEL.md section 5, in its table's order.
+COUNTERS: tuple[str, ...] = (
+    "requests", "alloc_requests", "kunmap_requests", "refill_requests", "full_requests",
+    "local_invlpg_pages", "ipis", "remote_invlpg_pages", "remote_full_flushes",
+    "user_allocs", "kernel_allocs", "unmaps", "remaps", "refill_runs",
+)
+WINDOW_COUNTERS: tuple[str, ...] = (
+    "windows", "censored_windows", "window_p50_ns", "window_p99_ns", "window_max_ns")
+
+Counters = dict[str, int | None]
+
+
+@dataclass
+class ReplayResult:
+    """What ``replay`` returns: the trace's own facts and one counter set per strategy."""
+
+    trace: dict[str, Any]
+    observed: dict[str, Any]
+    cpus: int
+    strategies: dict[str, Counters] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of ``xpfotrace replay --json``."""
+        return {"trace": self.trace, "observed": self.observed, "cpus": self.cpus,
+                "strategies": self.strategies}
+
+
+def trace_facts(tr: Trace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``trace`` and ``observed`` sections: what the trace itself shows."""
+    df = tr.df
+    counts = df.group_by("event").len().sort("event")
+    ts = df["ts"]
+    facts = {
+        "events": df.height,
+        "cpus": tr.info.cpus,
+        "duration_ns": int(ts.max()) - int(ts.min()) if df.height else 0,  # type: ignore[arg-type]
+        "lost_events": tr.info.lost_events,
+        "event_counts": dict(zip(counts["event"].to_list(), counts["len"].to_list(),
+                                 strict=True)),
+    }
+    tlb = (df.filter((pl.col("event") == "tlb_flush") & pl.col("tlb_reason").is_not_null())
+           .group_by("tlb_reason").len().sort("tlb_reason"))
+    observed = {"tlb_flush": {str(k): v for k, v in
+                              zip(tlb["tlb_reason"].to_list(), tlb["len"].to_list(), strict=True)}}
+    return facts, observed
+
+
+def _scaled(sr: StateResult, proj: Projection) -> dict[str, int]:
+    tot = (sr.per_cpu.join(proj.multiplicity(), on="cpu", how="inner")
+           .select(*[(pl.col(c) * pl.col("mult")).sum() for c in PER_CPU_COUNTERS]))
+    return {c: int(tot[c][0]) for c in PER_CPU_COUNTERS}
+
+
+def _counters(s: strat.Strategy, base: dict[str, int], n: int,
+              deferred: DeferredCounters | None) -> Counters:
+    out: Counters = {c: 0 for c in COUNTERS}
+    if s.remote == "none":
+        out.update({"windows": 0, "censored_windows": 0, "window_p50_ns": None,
+                    "window_p99_ns": None, "window_max_ns": None})
+        return out
+    out.update(base)
+    if s.remote == "sync":
+        out["ipis"] = base["requests"] * (n - 1)
+        out["remote_invlpg_pages"] = base["local_invlpg_pages"] * (n - 1)
+        out["remote_full_flushes"] = base["full_requests"] * (n - 1)
+        return out
+    assert deferred is not None
+    out["remote_full_flushes"] = deferred.remote_full_flushes
+    for k in WINDOW_COUNTERS:
+        out[k] = getattr(deferred, k)
+    return out
+
+
+def replay_prepared(p: Prepared, strategies: list[strat.Strategy], cpus: int) -> dict[str, Counters]:
+    """Counters for each strategy on ``cpus`` (virtual) CPUs."""
+    proj = Projection(cpus, p.cpus, p.t0, p.duration_ns)
+    states: dict[tuple[bool, bool], StateResult] = {}
+    deferred: dict[tuple[bool, bool], DeferredCounters] = {}
+    switches = None
+    out: dict[str, Counters] = {}
+    for s in strategies:
+        if s.remote == "none":
+            out[s.name] = _counters(s, {}, cpus, None)
+            continue
+        if s.variant not in states:
+            states[s.variant] = state_pass(p, batch=s.batch, lazy=s.lazy)
+        sr = states[s.variant]
+        d = None
+        if s.remote == "deferred":
+            if s.variant not in deferred:
+                if switches is None:
+                    switches = virtualize(p.switches, proj)
+                deferred[s.variant] = deferred_pass(virtualize(sr.requests, proj, "n"),
+                                                    switches, cpus, proj.period)
+            d = deferred[s.variant]
+        out[s.name] = _counters(s, _scaled(sr, proj), cpus, d)
+    return out
+
+
+def replay(trace: Trace, *, cpus: int | None = None,
+           strategies: list[strat.Strategy] | str | None = None) -> ReplayResult:
+    """Replay ``trace`` under ``strategies`` (default all nine) on ``cpus`` CPUs.
+
+    ``cpus`` defaults to the trace's own CPU count; more CPUs project the trace
+    onto a larger machine (MODEL.md section 6); fewer is an error.
+    """
+    chosen = strat.parse(strategies) if strategies is None or isinstance(strategies, str) \
+        else strategies
+    facts, observed = trace_facts(trace)
+    n = trace.info.cpus if cpus is None else cpus
+    Projection(n, trace.info.cpus, 0, 0)  # validates n before any work
+    p = prepare(trace.df, trace.info.cpus)
+    return ReplayResult(trace=facts, observed=observed, cpus=n,
+                        strategies=replay_prepared(p, chosen, n))

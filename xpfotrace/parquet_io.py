@@ -1,0 +1,62 @@
+"""Writing converted traces: zstd Parquet with the TraceInfo as key-value metadata.
+
+The file appears under its final name only when complete (temporary name in
+the target directory, then an atomic rename).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import schema
+from .traceinfo import TraceInfo
+
+ROW_GROUP_ROWS = 1 << 20
+
+
+@contextmanager
+def atomic_path(out: str) -> Iterator[str]:
+    """A temporary path beside ``out``, renamed to ``out`` if the block succeeds."""
+    directory = os.path.dirname(os.path.abspath(out)) or "."
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(out) + ".", suffix=".part",
+                               dir=directory)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_events(tables: Iterable[pa.Table], info: Callable[[], TraceInfo], out: str) -> int:
+    """Write event tables to ``out``; ``info()`` is read after the last table. Returns rows."""
+    rows = 0
+    with atomic_path(out) as tmp:
+        writer = pq.ParquetWriter(tmp, schema.EVENT_SCHEMA, compression="zstd",
+                                  use_dictionary=["comm", "event", "gfp_flags", "prev_comm",
+                                                  "next_comm"])
+        try:
+            pending: list[pa.Table] = []
+            pending_rows = 0
+            for t in tables:
+                pending.append(t)
+                pending_rows += t.num_rows
+                if pending_rows >= ROW_GROUP_ROWS:
+                    writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+                    rows += pending_rows
+                    pending, pending_rows = [], 0
+            if pending:
+                writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+                rows += pending_rows
+            writer.add_key_value_metadata(info().to_metadata())
+        finally:
+            writer.close()
+    return rows

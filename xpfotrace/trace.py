@@ -1,0 +1,75 @@
+"""A loaded trace: its events as a Polars DataFrame plus its TraceInfo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from converters import open_trace
+from converters.compression import read_head
+from converters.textbase import DEFAULT_CHUNK_BYTES, ProgressFn
+
+from . import schema
+from .errors import InputError
+from .traceinfo import TraceInfo
+
+
+@dataclass
+class Trace:
+    df: pl.DataFrame
+    info: TraceInfo
+
+
+def is_parquet(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
+def read_parquet(path: str) -> Trace:
+    """A Parquet file written by ``xpfotrace convert``."""
+    try:
+        pf = pq.ParquetFile(path)
+        raw = pf.schema_arrow.metadata or {}
+        missing = [c for c in ("ts", "cpu", "seq", "event") if c not in pf.schema_arrow.names]
+        if missing:
+            raise InputError(path, f"not an xpfotrace Parquet file (no column {missing[0]!r})")
+        df = pl.from_arrow(pf.read())
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(path, f"unreadable Parquet file ({exc})") from None
+    assert isinstance(df, pl.DataFrame)
+    meta = {k.decode(): v.decode() for k, v in raw.items()}
+    info = TraceInfo.from_metadata(meta)
+    for f in schema.EVENT_SCHEMA:
+        if f.name not in df.columns:
+            df = df.with_columns(pl.lit(None).alias(f.name))
+    if info.cpus_header is None and df.height:
+        info.max_cpu = int(df["cpu"].max())  # type: ignore[arg-type]
+    return Trace(df=df, info=info)
+
+
+def read_trace(path: str, fmt: str | None = None, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+               progress: ProgressFn | None = None) -> Trace:
+    """Any supported input: a converted Parquet file or a raw trace (converted in memory)."""
+    path = str(path)
+    if fmt in (None, "parquet") and is_parquet(path):
+        return read_parquet(path)
+    if fmt is None:
+        read_head(path, 1)  # clear error for missing / unreadable files
+    tables, info = open_trace(path, fmt, chunk_bytes=chunk_bytes, progress=progress)
+    table = pa.concat_tables(list(tables))
+    df = pl.from_arrow(table)
+    assert isinstance(df, pl.DataFrame)
+    return Trace(df=df, info=info)
+
+
+def load(path: str, fmt: str | None = None) -> pl.LazyFrame:
+    """The events of any supported input as a LazyFrame (Parquet is scanned lazily)."""
+    if fmt in (None, "parquet") and is_parquet(str(path)):
+        return pl.scan_parquet(str(path))
+    return read_trace(path, fmt).df.lazy()
