@@ -43,13 +43,14 @@ BY_NAME: dict[str, Strategy] = {s.name: s for s in ALL}
 #: The seed's three rows, shown first in tables.
 SEED: tuple[str, ...] = ("sync", "deferred", "deferred+batch")
 #: Display order: the seed's rows first, then the others in MODEL.md order.
-DISPLAY_ORDER: tuple[str, ...] = SEED + tuple(s.name for s in ALL if s.name not in SEED)
+DISPLAY_ORDER: tuple[str, ...] = (
+    SEED + tuple(s.name for s in ALL if s.name not in (*SEED, "none")) + ("none",))
 
 
 def parse(spec: str | None) -> list[Strategy]:
     """Strategies from a comma-separated list (``all`` or empty: all nine)."""
     if spec is None or spec.strip() in ("", "all"):
-        return [BY_NAME[n] for n in DISPLAY_ORDER if n != "none"] + [BY_NAME["none"]]
+        return [BY_NAME[n] for n in DISPLAY_ORDER]
     out: list[Strategy] = []
     for raw in spec.split(","):
         name = raw.strip()

@@ -1,0 +1,194 @@
+"""A deliberately simple, loop-per-event implementation of MODEL.md, for tests only.
+
+It follows the text literally (page bits in dicts, pending flags per CPU, every
+(request, CPU) window in a list) and shares no code with the engine except the
+gfp bit table and the kernel-thread prefix list, which are data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xpfotrace import gfp
+from xpfotrace.engine.prepare import KTHREAD_PREFIXES
+
+FULL = "FULL"
+CEILING = 33
+
+
+def _is_mm_switch(e: dict[str, Any]) -> bool:
+    if e["next_pid"] == 0:
+        return False
+    return not any(e["next_comm"].startswith(p) for p in KTHREAD_PREFIXES)
+
+
+def state_replay(events: list[dict[str, Any]], batch: bool, lazy: bool) -> tuple[list, dict]:
+    """Requests (ts, seq, cpu, pages, origin) and per-CPU counters of one variant."""
+    order = sorted(events, key=lambda e: (e["ts"], e["seq"]))
+    user: dict[int, bool] = {}
+    unm: dict[int, bool] = {}
+    per_cpu: dict[int, dict[str, int]] = {}
+    reqs: list[tuple[int, int, int, Any, str]] = []
+    run: dict[int, dict[str, Any]] = {}  # cpu -> open run {last, marked}
+
+    def cnt(cpu: int, key: str, n: int = 1) -> None:
+        d = per_cpu.setdefault(cpu, {})
+        d[key] = d.get(key, 0) + n
+
+    def end_run(cpu: int) -> None:
+        r = run.pop(cpu, None)
+        if r is None:
+            return
+        cnt(cpu, "refill_runs")
+        if r["marked"]:
+            last = r["last"]
+            reqs.append((last["ts"], last["seq"], cpu, FULL, "refill"))
+
+    def remap_kernel(f: int, cpu: int) -> None:
+        user[f] = False
+        if unm.get(f, False):
+            unm[f] = False
+            cnt(cpu, "remaps")
+
+    for e in order:
+        cpu = e["cpu"]
+        is_refill = (e["event"] == "mm_page_alloc_zone_locked" and e["percpu_refill"] == 1)
+        if batch and not is_refill:
+            end_run(cpu)
+        name = e["event"]
+        if name == "mm_page_alloc":
+            if e["pfn"] is None or e["pfn"] == 0:
+                continue
+            bits = gfp.decode(e["gfp_flags"])
+            frames = [e["pfn"] + i for i in range(2 ** e["order"])]
+            if gfp.is_user(bits):
+                cnt(cpu, "user_allocs")
+                zero = gfp.is_zero(bits)
+                marked = False
+                for f in frames:
+                    if not lazy:
+                        if not user.get(f, False):
+                            user[f] = True
+                            marked = True
+                    else:
+                        was_user = user.get(f, False)
+                        user[f] = True
+                        if (not was_user or not zero) and not unm.get(f, False):
+                            unm[f] = True
+                            cnt(cpu, "unmaps")
+                            marked = True
+                if marked:
+                    reqs.append((e["ts"], e["seq"], cpu, len(frames), "alloc"))
+                if zero:
+                    for f in frames:
+                        if unm.get(f, False):
+                            unm[f] = False
+                            cnt(cpu, "remaps")
+                        unm[f] = True
+                        cnt(cpu, "unmaps")
+                        reqs.append((e["ts"], e["seq"], cpu, 1, "kunmap"))
+            else:
+                cnt(cpu, "kernel_allocs")
+                for f in frames:
+                    remap_kernel(f, cpu)
+        elif name == "mm_page_free":
+            for f in (e["pfn"] + i for i in range(2 ** e["order"])):
+                if user.get(f, False) and not lazy:
+                    user[f] = False
+                    if unm.get(f, False):
+                        unm[f] = False
+                        cnt(cpu, "remaps")
+        elif is_refill and batch:
+            r = run.setdefault(cpu, {"marked": False})
+            r["last"] = e
+            for f in (e["pfn"] + i for i in range(2 ** e["order"])):
+                if e["migratetype"] == 1:
+                    user[f] = True
+                    if not unm.get(f, False):
+                        unm[f] = True
+                        cnt(cpu, "unmaps")
+                        r["marked"] = True
+                else:
+                    remap_kernel(f, cpu)
+    for cpu in list(run):
+        end_run(cpu)
+    return reqs, per_cpu
+
+
+def remote_deferred(reqs: list, switches: list, n: int, n_trace: int, t0: int,
+                    dur: int) -> dict[str, Any]:
+    k = -(-n // n_trace)
+    d = dur + 1
+    timeline = []
+    for v in range(n):
+        c, r = v % n_trace, v // n_trace
+        shift = (r * d) // k
+        for ts, seq, cpu, _pages, _o in reqs:
+            if cpu == c:
+                timeline.append((t0 + (ts - t0 + shift) % d, r, seq, 0, v))
+        for ts, seq, cpu in switches:
+            if cpu == c:
+                timeline.append((t0 + (ts - t0 + shift) % d, r, seq, 1, v))
+    timeline.sort(key=lambda x: (x[0], x[1], x[2]))
+    open_reqs: dict[int, list[int]] = {v: [] for v in range(n)}
+    flushes = 0
+    windows: list[int] = []
+    for mts, _r, _seq, is_switch, v in timeline:
+        if is_switch:
+            if open_reqs[v]:
+                flushes += 1
+                windows.extend(mts - t for t in open_reqs[v])
+                open_reqs[v] = []
+        else:
+            for other in range(n):
+                if other != v:
+                    open_reqs[other].append(mts)
+    censored = sum(len(x) for x in open_reqs.values())
+    windows.sort()
+
+    def q(p: int) -> int | None:
+        if not windows:
+            return None
+        return windows[(p * len(windows) + 99) // 100 - 1]
+
+    return {"remote_full_flushes": flushes, "windows": len(windows),
+            "censored_windows": censored, "window_p50_ns": q(50), "window_p99_ns": q(99),
+            "window_max_ns": q(100)}
+
+
+def reference_replay(events: list[dict[str, Any]], n_trace: int, n: int,
+                     strategy: str) -> dict[str, Any]:
+    """All counters of one strategy (MODEL.md section 5) on n CPUs."""
+    keys = ["requests", "alloc_requests", "kunmap_requests", "refill_requests",
+            "full_requests", "local_invlpg_pages", "ipis", "remote_invlpg_pages",
+            "remote_full_flushes", "user_allocs", "kernel_allocs", "unmaps", "remaps",
+            "refill_runs"]
+    out: dict[str, Any] = {k: 0 for k in keys}
+    if strategy == "none":
+        return out
+    remote, *opts = strategy.split("+")
+    reqs, per_cpu = state_replay(events, "batch" in opts, "lazy" in opts)
+    mult = {c: sum(1 for v in range(n) if v % n_trace == c) for c in range(n_trace)}
+    for cpu, d in per_cpu.items():
+        for key, val in d.items():
+            out[key] += val * mult.get(cpu, 0)
+    for _ts, _seq, cpu, pages, origin in reqs:
+        m = mult.get(cpu, 0)
+        out["requests"] += m
+        out[origin + "_requests"] += m
+        full = pages == FULL or pages > CEILING
+        if full:
+            out["full_requests"] += m
+        else:
+            out["local_invlpg_pages"] += pages * m
+    if remote == "sync":
+        out["ipis"] = out["requests"] * (n - 1)
+        out["remote_invlpg_pages"] = out["local_invlpg_pages"] * (n - 1)
+        out["remote_full_flushes"] = out["full_requests"] * (n - 1)
+        return out
+    switches = [(e["ts"], e["seq"], e["cpu"]) for e in events
+                if e["event"] == "sched_switch" and _is_mm_switch(e)]
+    t0 = min(e["ts"] for e in events)
+    dur = max(e["ts"] for e in events) - t0
+    out.update(remote_deferred(reqs, switches, n, n_trace, t0, dur))
+    return out

@@ -1,0 +1,61 @@
+"""Builders of SYNTHETIC traces for unit tests (not captured from a kernel)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from xpfotrace.schema import EVENT_SCHEMA
+from xpfotrace.trace import Trace
+from xpfotrace.traceinfo import TraceInfo
+
+USER = "GFP_HIGHUSER_MOVABLE|__GFP_COMP"
+USER_ZERO = "GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP"
+KERNEL = "GFP_KERNEL_ACCOUNT|__GFP_ZERO|__GFP_COMP"
+
+
+def ev(event: str, ts: int, cpu: int = 0, **fields: Any) -> dict[str, Any]:
+    return {"event": event, "ts": ts, "cpu": cpu, **fields}
+
+
+def alloc(ts: int, pfn: int, gfp: str = USER, order: int = 0, cpu: int = 0) -> dict[str, Any]:
+    return ev("mm_page_alloc", ts, cpu, pfn=pfn, order=order, gfp_flags=gfp, migratetype=1)
+
+
+def free(ts: int, pfn: int, order: int = 0, cpu: int = 0) -> dict[str, Any]:
+    return ev("mm_page_free", ts, cpu, pfn=pfn, order=order)
+
+
+def refill(ts: int, pfn: int, mt: int = 1, cpu: int = 0, percpu: int = 1,
+           order: int = 0) -> dict[str, Any]:
+    return ev("mm_page_alloc_zone_locked", ts, cpu, pfn=pfn, order=order, migratetype=mt,
+              percpu_refill=percpu)
+
+
+def switch(ts: int, cpu: int, next_comm: str = "bash", next_pid: int = 100) -> dict[str, Any]:
+    return ev("sched_switch", ts, cpu, prev_comm="x", prev_pid=1, next_comm=next_comm,
+              next_pid=next_pid)
+
+
+def with_seq(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Number events in list order (seq = position in the 'file')."""
+    return [{**e, "seq": i} for i, e in enumerate(events)]
+
+
+def make_trace(events: list[dict[str, Any]], cpus: int | None = None) -> Trace:
+    events = with_seq(events) if events and "seq" not in events[0] else events
+    cols: dict[str, list[Any]] = {f.name: [] for f in EVENT_SCHEMA}
+    for e in events:
+        for name in cols:
+            cols[name].append(e.get(name))
+    for i in range(len(events)):
+        cols["pid"][i] = cols["pid"][i] if cols["pid"][i] is not None else 1
+        cols["comm"][i] = cols["comm"][i] or "synthetic"
+    table = pa.table(cols, schema=EVENT_SCHEMA)
+    df = pl.from_arrow(table)
+    assert isinstance(df, pl.DataFrame)
+    max_cpu = max((e["cpu"] for e in events), default=0)
+    return Trace(df=df, info=TraceInfo(source_format="synthetic", cpus_header=cpus,
+                                       max_cpu=max_cpu, events=len(events)))

@@ -1,0 +1,52 @@
+"""xpfotrace: replay XPFO page-ownership TLB flushing over real kernel traces.
+
+Library use (the CLI is a thin layer over these)::
+
+    >>> import xpfotrace
+    >>> tr = xpfotrace.read_trace("sample_traces/kbuild-2s.ftrace.txt.zst")
+    >>> result = xpfotrace.replay(tr, strategies="sync,deferred")
+    >>> result.strategies["sync"]["ipis"] == result.strategies["sync"]["requests"] * (tr.info.cpus - 1)
+    True
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .engine.replay import COUNTERS, WINDOW_COUNTERS, ReplayResult, replay
+from .errors import InputError, UsageError, XpfoError
+from .parquet_io import write_events
+from .schema import EVENT_SCHEMA
+from .strategies import ALL as STRATEGIES
+from .strategies import Strategy
+from .trace import Trace, load, read_trace
+from .traceinfo import TraceInfo
+
+__all__ = [
+    "COUNTERS",
+    "EVENT_SCHEMA",
+    "STRATEGIES",
+    "WINDOW_COUNTERS",
+    "InputError",
+    "ReplayResult",
+    "Strategy",
+    "Trace",
+    "TraceInfo",
+    "UsageError",
+    "XpfoError",
+    "__version__",
+    "convert",
+    "load",
+    "read_trace",
+    "replay",
+    "write_events",
+]
+
+
+def convert(input: str, output: str, fmt: str | None = None) -> TraceInfo:
+    """Convert a raw trace file to Parquet; returns what was learned about the trace."""
+    from converters import open_trace
+
+    tables, info = open_trace(input, fmt)
+    write_events(tables, lambda: info, output)
+    return info

@@ -1,0 +1,147 @@
+"""The ``xpfotrace`` command: a thin layer over the library."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+import typer
+from tqdm import tqdm
+
+from converters import FORMAT_NAMES, open_trace
+from converters.compression import read_head
+
+from . import __version__
+from .engine.replay import replay as run_replay
+from .errors import XpfoError
+from .parquet_io import write_events
+from .report import render
+from .strategies import parse as parse_strategies
+from .trace import read_trace
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="What would XPFO's page-ownership TLB flushing cost on this workload?")
+
+_state = {"debug": False}
+T = TypeVar("T")
+
+PROGRESS_MIN_BYTES = 8 << 20
+FormatOpt = Annotated[str | None, typer.Option(
+    "--format", "-f", help=f"Force the input format ({', '.join(FORMAT_NAMES)}, parquet).")]
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    """Run fn; on a known error print one line and exit with its code."""
+    try:
+        return fn()
+    except XpfoError as exc:
+        if _state["debug"]:
+            traceback.print_exc()
+        typer.echo(f"xpfotrace: error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        typer.echo("xpfotrace: interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
+def _progress(path: str, label: str) -> tuple[Callable[[int], None] | None, tqdm | None]:
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return None, None
+    if size < PROGRESS_MIN_BYTES:
+        return None, None
+    bar = tqdm(total=size, unit="B", unit_scale=True, desc=label, file=sys.stderr,
+               disable=None, leave=False)
+    return bar.update, bar
+
+
+def _warn_info(path: str, info_skipped: int, first: int | None, lost: int,
+               overflow: str | None) -> None:
+    if info_skipped:
+        typer.echo(f"xpfotrace: warning: {path}: skipped {info_skipped:,} malformed or "
+                   f"unrecognised line(s), first at line {first}", err=True)
+    if lost:
+        typer.echo(f"xpfotrace: warning: {path}: the trace reports {lost:,} lost events",
+                   err=True)
+    if overflow:
+        typer.echo(f"xpfotrace: warning: {path}: ring buffer overflowed (entries-in-buffer/"
+                   f"entries-written {overflow}): early events are missing", err=True)
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    _state["debug"] = debug
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit(0)
+
+
+@app.command()
+def convert(
+    input: Annotated[str, typer.Argument(help="Raw trace (text; .zst/.gz/.xz read directly).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Parquet file to write.")],
+    fmt: FormatOpt = None,
+    chunk_mb: Annotated[int, typer.Option(help="Bytes of text parsed at a time (MiB).",
+                                          min=1)] = 16,
+) -> None:
+    """Convert a raw trace into the typed Parquet event schema."""
+
+    def run() -> None:
+        read_head(input, 1)
+        progress, bar = _progress(input, "convert")
+        tables, info = open_trace(input, fmt, chunk_bytes=chunk_mb << 20, progress=progress)
+        try:
+            rows = write_events(tables, lambda: info, output)
+        finally:
+            if bar is not None:
+                bar.close()
+        _warn_info(input, info.skipped_lines, info.first_skipped_line, info.lost_events,
+                   info.overflow)
+        typer.echo(f"wrote {rows:,} events ({info.source_format}, {info.cpus} CPUs) to {output}",
+                   err=True)
+
+    _guard(run)
+
+
+@app.command()
+def replay(
+    trace: Annotated[str, typer.Argument(help="Parquet from 'convert', or any raw trace.")],
+    cpus: Annotated[int | None, typer.Option(
+        "--cpus", help="Replay on N CPUs (more than traced: projection).", min=1)] = None,
+    strategies: Annotated[str | None, typer.Option(
+        "--strategies", "-s", help="Comma-separated strategies (default: all nine).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    fmt: FormatOpt = None,
+) -> None:
+    """Replay the XPFO ownership rules and each flush strategy over a trace."""
+
+    def run() -> None:
+        chosen = parse_strategies(strategies)
+        progress, bar = _progress(trace, "read")
+        try:
+            tr = read_trace(trace, fmt, progress=progress)
+        finally:
+            if bar is not None:
+                bar.close()
+        _warn_info(trace, tr.info.skipped_lines, tr.info.first_skipped_line,
+                   tr.info.lost_events, tr.info.overflow)
+        result = run_replay(tr, cpus=cpus, strategies=chosen)
+        if as_json:
+            typer.echo(json.dumps(result.to_dict(), indent=1))
+        else:
+            typer.echo(render(result))
+
+    _guard(run)
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    app()
