@@ -17,11 +17,11 @@ import pyarrow as pa
 
 from xpfotrace import schema
 from xpfotrace.errors import InputError
+from xpfotrace.trace import DEFAULT_CHUNK_BYTES, ProgressFn
 from xpfotrace.traceinfo import TraceInfo
 
 from .compression import CountingReader
 
-DEFAULT_CHUNK_BYTES = 16 << 20
 MAX_ORDER = 20  # larger orders are malformed lines, not huge pages
 
 # Lines that are legitimately not events in any text format.
@@ -32,7 +32,6 @@ _NOISE = re.compile(
 _LOST = r"CPU:\d+ \[LOST (\d+) EVENTS\]"
 _DROPPED = r"CPU:\d+ \[(\d+) EVENTS DROPPED\]"
 
-ProgressFn = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -97,15 +96,18 @@ def _page_fields(df: pl.DataFrame) -> pl.DataFrame:
     page_null = rest.str.contains(r"page=\(null\)")
     return df.with_columns(
         pl.when(page_null).then(None).otherwise(_pfn(pfn_txt)).cast(pl.UInt64).alias("pfn"),
-        _int(rest.str.extract(r"(?:^|\s)order=(-?\d+)", 1), pl.Int32).alias("order"),
+        # the kernel prints mm_page_free_batched's order as a literal 0; -R omits it
+        pl.coalesce(_int(rest.str.extract(r"(?:^|\s)order=(-?\d+)", 1), pl.Int32),
+                    pl.when(pl.col("event") == "mm_page_free_batched").then(pl.lit(0, pl.Int32)))
+        .alias("order"),
         rest.str.extract(r"gfp_flags=(\S+)", 1).alias("gfp_flags"),
         _int(rest.str.extract(r"migratetype=(-?\d+)", 1), pl.Int32).alias("migratetype"),
         _int(rest.str.extract(r"percpu_refill=(-?\d+)", 1), pl.Int32).alias("percpu_refill"),
         # a line is well formed when what the replay reads is there
-        ((pfn_txt.is_not_null() | page_null)
-         & rest.str.contains(r"(?:^|\s)order=\d")).alias("_ok"),
+        (pfn_txt.is_not_null() | page_null).alias("_ok"),
     ).with_columns(
-        (pl.col("_ok") & pl.col("order").is_between(0, MAX_ORDER)
+        (pl.col("_ok")
+         & pl.col("order").is_between(0, MAX_ORDER)
          & ((pl.col("event") != "mm_page_alloc") | pl.col("gfp_flags").is_not_null())
          & ((pl.col("event") != "mm_page_alloc_zone_locked")
             | (pl.col("migratetype").is_not_null() & pl.col("percpu_refill").is_not_null())))

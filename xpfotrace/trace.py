@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from converters import open_trace
-from converters.compression import read_head
-from converters.textbase import DEFAULT_CHUNK_BYTES, ProgressFn
-
 from . import schema
 from .errors import InputError
 from .traceinfo import TraceInfo
+
+DEFAULT_CHUNK_BYTES = 16 << 20
+ProgressFn = Callable[[int], None]
 
 
 @dataclass
@@ -56,6 +56,10 @@ def read_parquet(path: str) -> Trace:
 def read_trace(path: str, fmt: str | None = None, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
                progress: ProgressFn | None = None) -> Trace:
     """Any supported input: a converted Parquet file or a raw trace (converted in memory)."""
+    # converters import xpfotrace's core types, so import them here, not at module level
+    from converters import open_trace
+    from converters.compression import read_head
+
     path = str(path)
     if fmt in (None, "parquet") and is_parquet(path):
         return read_parquet(path)
