@@ -13,11 +13,12 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from xpfotrace.errors import InputError
+from xpfotrace.trace import DEFAULT_CHUNK_BYTES, ProgressFn
 from xpfotrace.traceinfo import TraceInfo
 
 from . import perf_script, tracecmd_text, tracefs_text
 from .compression import read_head
-from .textbase import DEFAULT_CHUNK_BYTES, ProgressFn, TextFormat, read_text
+from .textbase import TextFormat, read_text
 
 TEXT_FORMATS: dict[str, TextFormat] = {
     "tracefs": tracefs_text.FORMAT,

@@ -32,7 +32,7 @@ class CountingReader:
     def __init__(self, path: str) -> None:
         self.path = path
         try:
-            self._raw: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed in close()
+            self._raw: BinaryIO = open(path, "rb")  # noqa: SIM115 (closed in close())
         except FileNotFoundError:
             raise InputError(path, "no such file") from None
         except IsADirectoryError:
@@ -52,7 +52,7 @@ class CountingReader:
         elif self.compression == "gzip":
             self._stream = cast(IO[bytes], gzip.GzipFile(fileobj=self._raw, mode="rb"))
         elif self.compression == "xz":
-            self._stream = cast(IO[bytes], lzma.LZMAFile(self._raw, mode="rb"))
+            self._stream = cast(IO[bytes], lzma.LZMAFile(self._raw, mode="rb"))  # noqa: SIM115
         else:
             self._stream = self._raw
         self.decompressed = 0

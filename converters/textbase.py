@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 import pyarrow as pa
+from polars.datatypes import IntegerType
 
 from xpfotrace import schema
 from xpfotrace.errors import InputError
@@ -69,7 +70,7 @@ def _split(buf: bytes) -> pl.Series:
     return pl.Series("line", [text]).str.split("\n").explode().str.strip_suffix("\r")
 
 
-def _int(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+def _int(expr: pl.Expr, dtype: type[IntegerType] | IntegerType) -> pl.Expr:
     return expr.str.to_integer(base=10, dtype=dtype, strict=False)
 
 
@@ -165,8 +166,9 @@ def parse_event_fields(ev: pl.DataFrame) -> pl.DataFrame:
 
 
 def _empty_columns(df: pl.DataFrame) -> pl.DataFrame:
-    missing = [pl.lit(None, dtype=pl.from_arrow(pa.array([], type=f.type)).dtype).alias(f.name)
-               for f in schema.EVENT_SCHEMA if f.name not in df.columns]
+    # untyped nulls; to_arrow's cast to EVENT_SCHEMA gives them their types
+    missing = [pl.lit(None).alias(f.name) for f in schema.EVENT_SCHEMA
+               if f.name not in df.columns]
     return df.with_columns(missing) if missing else df
 
 
@@ -197,12 +199,12 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
             ev = parse_event_fields(df.filter(is_ev).drop("line"))
             bad = ev.filter(~pl.col("_ok"))
             if bad.height:
-                _skip(info, bad.height, int(bad["ln"].min()))  # type: ignore[arg-type]
+                _skip(info, bad.height, bad.select(pl.col("ln").min()).item())
             ev = ev.filter(pl.col("_ok"))
             if ev.height:
                 ev = ev.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + seq).alias("seq"))
                 seq += ev.height
-                info.max_cpu = max(info.max_cpu, int(ev["cpu"].max()))  # type: ignore[arg-type]
+                info.max_cpu = max(info.max_cpu, ev.select(pl.col("cpu").max()).item())
                 yield to_arrow(ev)
             if progress is not None:
                 pos = reader.raw_pos
@@ -230,4 +232,4 @@ def _account_non_events(other: pl.DataFrame, info: TraceInfo) -> None:
     info.lost_events += int(lost[0] or 0) + int(lost[1] or 0)
     garbage = other.filter(~line.str.contains(_NOISE))
     if garbage.height:
-        _skip(info, garbage.height, int(garbage["ln"].min()))  # type: ignore[arg-type]
+        _skip(info, garbage.height, garbage.select(pl.col("ln").min()).item())

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from synth import alloc, make_trace, switch
+
 from xpfotrace import UsageError, replay
 from xpfotrace.engine.projection import Projection
 

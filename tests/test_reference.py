@@ -6,9 +6,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from reference import reference_replay
 from synth import KERNEL, USER, USER_ZERO, make_trace, with_seq
+
 from xpfotrace import replay
 from xpfotrace.strategies import ALL
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from synth import USER, alloc, make_trace, switch
+
 from xpfotrace import replay
 from xpfotrace.engine.prepare import KTHREAD_PREFIXES
 from xpfotrace.engine.remote import nearest_rank

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from synth import KERNEL, USER, USER_ZERO, alloc, free, make_trace, refill, switch
+
 from xpfotrace import replay
 
 Events = list[dict[str, Any]]

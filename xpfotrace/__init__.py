@@ -3,9 +3,10 @@
 Library use (the CLI is a thin layer over these)::
 
     >>> import xpfotrace
-    >>> tr = xpfotrace.read_trace("sample_traces/kbuild-2s.ftrace.txt.zst")
+    >>> tr = xpfotrace.read_trace("sample_traces/kbuild-1s.ftrace.txt.zst")
     >>> result = xpfotrace.replay(tr, strategies="sync,deferred")
-    >>> result.strategies["sync"]["ipis"] == result.strategies["sync"]["requests"] * (tr.info.cpus - 1)
+    >>> sync = result.strategies["sync"]
+    >>> sync["ipis"] == sync["requests"] * (tr.info.cpus - 1)
     True
 """
 

@@ -23,7 +23,7 @@ from .report import render
 from .strategies import parse as parse_strategies
 from .trace import read_trace
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="What would XPFO's page-ownership TLB flushing cost on this workload?")
 
 _state = {"debug": False}
@@ -46,6 +46,13 @@ def _guard(fn: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         typer.echo("xpfotrace: interrupted", err=True)
         raise typer.Exit(130) from None
+    except Exception as exc:  # a bug: still one line, the traceback on request
+        if _state["debug"]:
+            traceback.print_exc()
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        typer.echo(f"xpfotrace: internal error: {type(exc).__name__}: {first} "
+                   "(rerun with --debug for the traceback and please report it)", err=True)
+        raise typer.Exit(3) from None
 
 
 def _progress(path: str, label: str) -> tuple[Callable[[int], None] | None, tqdm | None]:

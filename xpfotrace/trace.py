@@ -35,7 +35,7 @@ def read_parquet(path: str) -> Trace:
     """A Parquet file written by ``xpfotrace convert``."""
     try:
         pf = pq.ParquetFile(path)
-        raw = pf.schema_arrow.metadata or {}
+        raw = pf.metadata.metadata or {}
         missing = [c for c in ("ts", "cpu", "seq", "event") if c not in pf.schema_arrow.names]
         if missing:
             raise InputError(path, f"not an xpfotrace Parquet file (no column {missing[0]!r})")
@@ -49,7 +49,7 @@ def read_parquet(path: str) -> Trace:
         if f.name not in df.columns:
             df = df.with_columns(pl.lit(None).alias(f.name))
     if info.cpus_header is None and df.height:
-        info.max_cpu = int(df["cpu"].max())  # type: ignore[arg-type]
+        info.max_cpu = int(df.select(pl.col("cpu").max()).item())
     return Trace(df=df, info=info)
 
 

@@ -96,7 +96,7 @@ def prepare(df: pl.DataFrame, cpus: int) -> Prepared:
     switches = ev.filter(
         (name == "sched_switch") & is_mm_switch(pl.col("next_pid"), pl.col("next_comm"))
     ).select("ts", "seq", "cpu")
-    t0 = int(ev["ts"].min())  # type: ignore[arg-type]
-    duration = int(ev["ts"].max()) - t0  # type: ignore[operator]
+    first, last = ev.select(pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b")).row(0)
+    t0, duration = int(first), int(last) - int(first)
     return Prepared(events=ev, actions=actions, frames=frames, switches=switches, runs=runs,
                     cpus=cpus, t0=t0, duration_ns=duration)

@@ -45,11 +45,11 @@ def trace_facts(tr: Trace) -> tuple[dict[str, Any], dict[str, Any]]:
     """``trace`` and ``observed`` sections: what the trace itself shows."""
     df = tr.df
     counts = df.group_by("event").len().sort("event")
-    ts = df["ts"]
+    first, last = df.select(pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b")).row(0)
     facts = {
         "events": df.height,
         "cpus": tr.info.cpus,
-        "duration_ns": int(ts.max()) - int(ts.min()) if df.height else 0,  # type: ignore[arg-type]
+        "duration_ns": int(last) - int(first) if df.height else 0,
         "lost_events": tr.info.lost_events,
         "event_counts": dict(zip(counts["event"].to_list(), counts["len"].to_list(),
                                  strict=True)),
@@ -87,7 +87,8 @@ def _counters(s: strat.Strategy, base: dict[str, int], n: int,
     return out
 
 
-def replay_prepared(p: Prepared, strategies: list[strat.Strategy], cpus: int) -> dict[str, Counters]:
+def replay_prepared(p: Prepared, strategies: list[strat.Strategy],
+                    cpus: int) -> dict[str, Counters]:
     """Counters for each strategy on ``cpus`` (virtual) CPUs."""
     proj = Projection(cpus, p.cpus, p.t0, p.duration_ns)
     states: dict[tuple[bool, bool], StateResult] = {}

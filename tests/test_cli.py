@@ -1,0 +1,70 @@
+"""The command line: convert, replay, errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from xpfotrace.cli import app
+
+SAMPLES = Path(__file__).parent.parent / "sample_traces"
+SAMPLE = SAMPLES / "hackbench-1s.ftrace.txt.zst"
+runner = CliRunner()
+
+
+def test_convert_then_replay_parquet(tmp_path: Path) -> None:
+    out = tmp_path / "t.parquet"
+    res = runner.invoke(app, ["convert", str(SAMPLE), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.exists() and "wrote" in res.stderr
+    a = json.loads(runner.invoke(app, ["replay", str(out), "--json"]).stdout)
+    b = json.loads(runner.invoke(app, ["replay", str(SAMPLE), "--json"]).stdout)
+    assert a["strategies"] == b["strategies"]
+    assert set(a) == {"trace", "observed", "cpus", "strategies"}
+    assert len(a["strategies"]) == 9
+
+
+def test_table_lists_seed_strategies_first() -> None:
+    res = runner.invoke(app, ["replay", str(SAMPLE)])
+    assert res.exit_code == 0
+    rows = [ln.split()[0] for ln in res.stdout.splitlines()
+            if ln and ln.split()[0] in {"sync", "deferred", "deferred+batch", "none",
+                                        "sync+lazy"}]
+    assert rows[:3] == ["sync", "deferred", "deferred+batch"]
+    assert rows[-1] == "none"
+
+
+def test_strategies_and_cpus_options() -> None:
+    res = runner.invoke(app, ["replay", str(SAMPLE), "--json", "-s", "sync,deferred+lazy",
+                              "--cpus", "8"])
+    d = json.loads(res.stdout)
+    assert list(d["strategies"]) == ["sync", "deferred+lazy"]
+    assert d["cpus"] == 8 and d["trace"]["cpus"] == 2
+    assert d["strategies"]["sync"]["ipis"] == d["strategies"]["sync"]["requests"] * 7
+
+
+def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(range(256)) * 10)
+    csv = tmp_path / "a.csv"
+    csv.write_text("a,b\n1,2\n")
+    cases = [
+        (["replay", str(tmp_path / "missing")], 1, "no such file"),
+        (["replay", str(empty)], 1, "empty file"),
+        (["replay", str(junk)], 1, "binary"),
+        (["replay", str(csv)], 1, "unrecognised format"),
+        (["replay", str(SAMPLE), "-s", "bogus"], 2, "unknown strategy"),
+        (["replay", str(SAMPLE), "--cpus", "1"], 2, "cannot replay on 1 CPUs"),
+        (["convert", str(csv), "-o", str(tmp_path / "o.parquet")], 1, "unrecognised"),
+    ]
+    for args, code, text in cases:
+        res = runner.invoke(app, args)
+        assert res.exit_code == code, (args, res.output)
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and text in lines[0] and "Traceback" not in res.output, args
+    assert not (tmp_path / "o.parquet").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]

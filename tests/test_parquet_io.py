@@ -1,0 +1,67 @@
+"""The Parquet files that 'convert' writes: schema, metadata, readers, atomicity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from xpfotrace import EVENT_SCHEMA, convert, read_trace
+from xpfotrace.parquet_io import atomic_path
+
+SAMPLE = Path(__file__).parent.parent / "sample_traces" / "hackbench-1s.ftrace.txt.zst"
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pq") / "t.parquet"
+    convert(str(SAMPLE), str(out))
+    return out
+
+
+def test_schema_and_metadata(converted: Path) -> None:
+    pf = pq.ParquetFile(converted)
+    assert pf.schema_arrow.remove_metadata() == EVENT_SCHEMA.remove_metadata()
+    meta = {k.decode(): v.decode() for k, v in pf.metadata.metadata.items()}
+    assert meta["xpfotrace.source_format"] == "tracefs"
+    assert meta["xpfotrace.cpus"] == "2"
+    assert meta["xpfotrace.lost_events"] == "0"
+    assert meta["xpfotrace.converter_version"]
+    assert int(meta["xpfotrace.events"]) == pf.metadata.num_rows
+    assert pf.metadata.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_opens_in_polars_pyarrow_duckdb(converted: Path) -> None:
+    n = pl.scan_parquet(converted).select(pl.len()).collect().item()
+    assert pq.read_table(converted).num_rows == n
+    got = duckdb.sql(f"select count(*), max(pfn) from '{converted}'").fetchall()[0]
+    assert got[0] == n and got[1] > 0
+    kv = duckdb.sql(f"select value from parquet_kv_metadata('{converted}') "
+                    "where key = 'xpfotrace.cpus'").fetchall()
+    assert kv == [(b"2",)]
+    assert pl.read_parquet_metadata(converted)["xpfotrace.source_format"] == "tracefs"
+
+
+def test_roundtrip_equals_raw(converted: Path) -> None:
+    raw = read_trace(str(SAMPLE))
+    back = read_trace(str(converted))
+    assert back.df.equals(raw.df)
+    assert back.info.cpus == raw.info.cpus
+
+
+def test_converting_twice_gives_identical_data(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    convert(str(SAMPLE), str(a))
+    convert(str(SAMPLE), str(b))
+    assert pq.read_table(a).equals(pq.read_table(b))
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    out = tmp_path / "x.parquet"
+    with pytest.raises(RuntimeError), atomic_path(str(out)) as tmp:
+        Path(tmp).write_text("half")
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
