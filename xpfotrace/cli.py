@@ -16,10 +16,14 @@ from converters import FORMAT_NAMES, open_trace
 from converters.compression import read_head
 
 from . import __version__
+from .compare import compare as run_compare
+from .compare import parse_seconds
+from .engine.replay import Replayer
 from .engine.replay import replay as run_replay
 from .errors import XpfoError
+from .hardware import builtin_profiles, find_profiles, load_profile_file
 from .parquet_io import write_events
-from .report import render
+from .report import render, render_comparison, render_profiles
 from .strategies import parse as parse_strategies
 from .trace import read_trace
 
@@ -145,6 +149,65 @@ def replay(
             typer.echo(json.dumps(result.to_dict(), indent=1))
         else:
             typer.echo(render(result))
+
+    _guard(run)
+
+
+@app.command()
+def profiles(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+    profile_file: Annotated[list[str] | None, typer.Option(
+        "--profile-file", help="Also show the profiles of this TOML file.")] = None,
+) -> None:
+    """List the hardware profiles (shipped, and from --profile-file)."""
+
+    def run() -> None:
+        extra = [p for f in profile_file or [] for p in load_profile_file(f)]
+        items = extra + builtin_profiles()
+        if as_json:
+            typer.echo(json.dumps([p.to_dict() for p in items], indent=1))
+        else:
+            typer.echo(render_profiles(items))
+
+    _guard(run)
+
+
+@app.command()
+def compare(
+    trace: Annotated[str, typer.Argument(help="Parquet from 'convert', or any raw trace.")],
+    profile: Annotated[list[str], typer.Option(
+        "--profile", "-p", help="Profile name or unique part of it ('8160'); repeat.")],
+    profile_file: Annotated[list[str] | None, typer.Option(
+        "--profile-file", help="TOML file with more profiles; repeat.")] = None,
+    baseline_sys: Annotated[str | None, typer.Option(
+        "--baseline-sys", help="Kernel CPU seconds of the traced workload "
+        "(default: recorded by 'capture').")] = None,
+    strategies: Annotated[str | None, typer.Option(
+        "--strategies", "-s", help="Comma-separated strategies (default: all nine).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    fmt: FormatOpt = None,
+) -> None:
+    """Cost each strategy on each hardware profile (trace projected to its CPU count)."""
+
+    def run() -> None:
+        chosen = parse_strategies(strategies)
+        extra = [p for f in profile_file or [] for p in load_profile_file(f)]
+        profs = find_profiles(profile, extra)
+        base = parse_seconds(baseline_sys) if baseline_sys is not None else None
+        progress, bar = _progress(trace, "read")
+        try:
+            tr = read_trace(trace, fmt, progress=progress)
+        finally:
+            if bar is not None:
+                bar.close()
+        _warn_info(trace, tr.info.skipped_lines, tr.info.first_skipped_line,
+                   tr.info.lost_events, tr.info.overflow)
+        rep = Replayer(tr)
+        result = run_compare(tr, profs, strategies=chosen, baseline_sys_ns=base, replayer=rep)
+        if as_json:
+            typer.echo(json.dumps(result.to_dict(), indent=1))
+        else:
+            typer.echo(render_comparison(result, rep.facts))
 
     _guard(run)
 

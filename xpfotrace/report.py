@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from .compare import Comparison
 from .engine.replay import ReplayResult
+from .hardware import Profile
 from .strategies import DISPLAY_ORDER
 
 _COLUMNS: tuple[tuple[str, str], ...] = (
@@ -60,3 +64,44 @@ def render(result: ReplayResult) -> str:
         c = result.strategies[name]
         rows.append([name, *[_cell(k, c.get(k)) for k, _ in _COLUMNS]])
     return "\n".join([head, observed, proj, "", table(rows)])
+
+
+def render_profiles(profiles: list[Profile]) -> str:
+    rows = [["profile", "cpus", "invlpg", "full flush", "IPI base", "per target", "recv",
+             "broadcast", "description"]]
+    for p in profiles:
+        rows.append([p.name, str(p.cpus), f"{p.invlpg_ns} ns", f"{p.full_flush_ns} ns",
+                     f"{p.ipi_base_ns} ns", f"{p.ipi_per_target_ns} ns", f"{p.ipi_recv_ns} ns",
+                     "yes" if p.broadcast_invalidate else "no", p.description])
+    return table(rows)
+
+
+def render_comparison(cmp: Comparison, trace_facts: dict[str, Any]) -> str:
+    """Strategies as rows; for each profile: added CPU s, overhead, IPIs, remote flushes, p99."""
+    names = list(cmp.profiles)
+    first = cmp.profiles[names[0]]["strategies"]
+    order = [n for n in DISPLAY_ORDER if n in first]
+    head = [f"trace: {trace_facts['events']:,} events on {trace_facts['cpus']} CPUs over "
+            f"{trace_facts['duration_ns'] / 1e9:.3f} s"]
+    for n in names:
+        prof = cmp.profiles[n]
+        base = prof["baseline_sys_ns"]
+        head.append(f"{n}: {prof['cpus']} CPUs, baseline kernel time "
+                    + (f"{base / 1e9:.3f} s" if base is not None else
+                       "unknown (overhead needs --baseline-sys or a trace from 'capture')"))
+    sub = ["added s", "overhead", "IPIs", "remote flushes", "win p99 ms"]
+    rows = [["strategy"] + [f"{n}: {h}" if i == 0 else h for n in names
+                            for i, h in enumerate(sub)]]
+    for s in order:
+        row = [s]
+        for n in names:
+            c = cmp.profiles[n]["strategies"][s]
+            ov = c["overhead"]
+            row += [f"{c['added_cpu_ns'] / 1e9:.4f}",
+                    "-" if ov is None else f"{ov:.2%}",
+                    f"{c['ipis']:,}",
+                    f"{c['remote_full_flushes'] + c['remote_invlpg_pages']:,}",
+                    _cell("window_p99_ns", c.get("window_p99_ns"))]
+        rows.append(row)
+    return "\n".join(head) + "\n\n" + table(rows) + (
+        "\n\nremote flushes = remote full flushes + remote single-page invalidations")

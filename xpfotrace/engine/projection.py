@@ -2,6 +2,11 @@
 
 Virtual CPU ``v`` is traced CPU ``v mod N_trace`` of replica ``r = v div N_trace``;
 its requests and mm switches move to ``t0 + ((t - t0 + (r*D) div k) mod D)``.
+
+Each replica's moved timeline is a rotation of the trace's own (ts, seq) order,
+so concatenating the replicas' rotated blocks in replica order and sorting them
+stably by moved ts gives the replay order (moved ts, r, seq) with one
+near-linear sort over k pre-sorted runs.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import polars as pl
 from ..errors import UsageError
 
 I64 = npt.NDArray[np.int64]
+BOOL = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -45,45 +51,58 @@ class Projection:
 
     def multiplicity(self) -> pl.DataFrame:
         """cpu -> number of virtual CPUs that behave as it."""
-        counts = [0] * self.n_trace
-        for v in range(self.n):
-            counts[v % self.n_trace] += 1
+        full, part = divmod(self.n, self.n_trace)
+        counts = [full + (1 if c < part else 0) for c in range(self.n_trace)]
         return pl.DataFrame({"cpu": range(self.n_trace), "mult": counts},
                             schema={"cpu": pl.Int32, "mult": pl.Int64})
 
 
 @dataclass
 class Timeline:
-    """Virtual events in replay order (moved ts, r, seq): arrays of equal length."""
+    """Requests and mm switches of one variant in replay order (arrays of equal length).
+
+    ``w`` is the number of requests a row stands for; 0 marks an mm switch.
+    """
+
+    ts: I64
+    cpu: I64
+    w: I64
+
+    @classmethod
+    def build(cls, requests: pl.DataFrame, switches: pl.DataFrame) -> Timeline:
+        """From request rows (ts seq cpu n) and switch rows (ts seq cpu), in (ts, seq) order."""
+        both = pl.concat([
+            requests.select("ts", "seq", pl.col("cpu").cast(pl.Int64),
+                            pl.col("n").cast(pl.Int64).alias("w")),
+            switches.select("ts", "seq", pl.col("cpu").cast(pl.Int64),
+                            pl.lit(0, pl.Int64).alias("w")),
+        ]).sort("ts", "seq")
+        return cls(both["ts"].to_numpy(), both["cpu"].to_numpy(), both["w"].to_numpy())
+
+    def project(self, proj: Projection) -> VirtualTimeline:
+        """The rows of all N virtual CPUs, in order (moved ts, r, seq)."""
+        keep = self.cpu < proj.n_trace
+        ts, cpu, w = self.ts[keep], self.cpu[keep], self.w[keep]
+        d = proj.period
+        blocks_t, blocks_v, blocks_w = [], [], []
+        for r in range(proj.replicas):
+            rel = ts - proj.t0 + proj.shift(r)
+            wrap = int(np.searchsorted(rel, d, side="left"))
+            idx = np.concatenate((np.arange(wrap, len(ts)), np.arange(0, wrap)))
+            idx = idx[cpu[idx] + r * proj.n_trace < proj.n]
+            blocks_t.append(proj.t0 + rel[idx] % d)
+            blocks_v.append(cpu[idx] + r * proj.n_trace)
+            blocks_w.append(w[idx])
+        mts = np.concatenate(blocks_t) if blocks_t else np.zeros(0, np.int64)
+        order = np.argsort(mts, kind="stable")
+        return VirtualTimeline(mts[order], np.concatenate(blocks_v)[order],
+                               np.concatenate(blocks_w)[order])
+
+
+@dataclass
+class VirtualTimeline:
+    """Rows of the virtual CPUs in replay order: moved ts, virtual CPU, weight (0: switch)."""
 
     mts: I64
-    r: I64
-    seq: I64
     v: I64
-    w: I64  # weight: number of requests the row stands for (1 for switches)
-
-
-def virtualize(df: pl.DataFrame, proj: Projection, weight: str | None = None) -> Timeline:
-    """Rows (ts, seq, cpu[, weight]) of the trace as rows of the N virtual CPUs, sorted."""
-    ts = df["ts"].to_numpy().astype(np.int64)
-    seq = df["seq"].to_numpy().astype(np.int64)
-    cpu = df["cpu"].to_numpy().astype(np.int64)
-    w = (df[weight].to_numpy().astype(np.int64) if weight is not None
-         else np.ones(len(ts), dtype=np.int64))
-    keep = cpu < proj.n_trace
-    ts, seq, cpu, w = ts[keep], seq[keep], cpu[keep], w[keep]
-    parts: list[tuple[I64, I64, I64, I64, I64]] = []
-    d = proj.period
-    for r in range(proj.replicas):
-        sel = cpu + r * proj.n_trace < proj.n
-        if not sel.any():
-            continue
-        moved = proj.t0 + (ts[sel] - proj.t0 + proj.shift(r)) % d
-        parts.append((moved, np.full(int(sel.sum()), r, dtype=np.int64), seq[sel],
-                      cpu[sel] + r * proj.n_trace, w[sel]))
-    if not parts:
-        e = np.zeros(0, dtype=np.int64)
-        return Timeline(e, e, e, e, e)
-    mts, rr, sq, v, ww = (np.concatenate(x) for x in zip(*parts, strict=True))
-    order = np.lexsort((sq, rr, mts))
-    return Timeline(mts[order], rr[order], sq[order], v[order], ww[order])
+    w: I64

@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
-from .projection import I64, Timeline
+from .projection import I64, VirtualTimeline
 
 
 @dataclass
@@ -33,47 +34,52 @@ def nearest_rank(p: int, n: int) -> int:
     return (p * n + 99) // 100 - 1
 
 
+def _cpu_sort_dtype(n: int) -> type[np.unsignedinteger]:
+    # a stable sort of 16-bit integers is a radix sort: linear time
+    return np.uint16 if n < (1 << 16) else np.uint32
+
+
 class _Intervals:
     """Per-switch interval bounds into the request array, and own-request lookup."""
 
-    def __init__(self, req: Timeline, sw: Timeline, n_virtual: int) -> None:
-        n_req = len(req.mts)
-        self.req_mts = req.mts
-        self.wcum: I64 = np.concatenate(([0], np.cumsum(req.w))).astype(np.int64)
-        # position of each switch among requests: count of requests before it in replay order
-        all_mts = np.concatenate((req.mts, sw.mts))
-        all_r = np.concatenate((req.r, sw.r))
-        all_seq = np.concatenate((req.seq, sw.seq))
-        is_req = np.concatenate((np.ones(n_req, np.int64), np.zeros(len(sw.mts), np.int64)))
-        order = np.lexsort((all_seq, all_r, all_mts))
-        before = np.cumsum(is_req[order]) - is_req[order]
-        pos = np.empty_like(before)
-        pos[order] = before
-        sw_idx = pos[n_req:]
-        # switches grouped by CPU, in replay order within each CPU
-        by_cpu = np.lexsort((sw_idx, sw.v))
-        self.v = sw.v[by_cpu]
-        self.end = sw_idx[by_cpu]
-        self.mts = sw.mts[by_cpu]
-        first = np.ones(len(self.v), dtype=bool)
-        first[1:] = self.v[1:] != self.v[:-1]
-        self.start = np.where(first, 0, np.concatenate(([0], self.end[:-1])))
-        self.last = np.ones(len(self.v), dtype=bool)
-        self.last[:-1] = self.v[1:] != self.v[:-1]
-        # own requests: keys v*(R+1) + global index, with cumulative weights
+    def __init__(self, tl: VirtualTimeline, n_virtual: int) -> None:
+        is_req = tl.w > 0
+        req_before: I64 = np.cumsum(is_req) - is_req  # requests before each row
+        self.req_mts: I64 = tl.mts[is_req]
+        req_w: I64 = tl.w[is_req]
+        self.req_v: I64 = tl.v[is_req]
+        n_req = len(self.req_mts)
+        self.wcum: I64 = np.concatenate(([0], np.cumsum(req_w))).astype(np.int64)
+        sw = ~is_req
+        # switches in replay order (so searchsorted queries by time come sorted)
+        self.v: I64 = tl.v[sw]
+        self.end: I64 = req_before[sw]
+        self.mts: I64 = tl.mts[sw]
+        # interval start: the end of the same CPU's previous switch (0 for its first)
+        by_cpu = np.argsort(self.v.astype(_cpu_sort_dtype(n_virtual)), kind="stable")
+        v_sorted, end_sorted = self.v[by_cpu], self.end[by_cpu]
+        first = np.ones(len(v_sorted), dtype=bool)
+        first[1:] = v_sorted[1:] != v_sorted[:-1]
+        start_sorted = np.where(first, 0, np.concatenate(([0], end_sorted[:-1])))
+        self.start: I64 = np.empty_like(start_sorted)
+        self.start[by_cpu] = start_sorted
+        self.is_last = np.zeros(len(v_sorted), dtype=bool)
+        last_sorted = np.ones(len(v_sorted), dtype=bool)
+        last_sorted[:-1] = v_sorted[1:] != v_sorted[:-1]
+        self.is_last[by_cpu] = last_sorted
+        # own requests: keys v*(R+1) + request index, ascending, with cumulative weights
         self.stride = n_req + 1
-        own_key = req.v * self.stride + np.arange(n_req, dtype=np.int64)
-        ko = np.argsort(own_key, kind="stable")
-        self.own_key = own_key[ko]
-        self.own_cum: I64 = np.concatenate(([0], np.cumsum(req.w[ko]))).astype(np.int64)
-        self.n_virtual = n_virtual
+        ko = np.argsort(self.req_v.astype(_cpu_sort_dtype(n_virtual)), kind="stable")
+        self.own_key: I64 = self.req_v[ko] * self.stride + ko
+        self.own_cum: I64 = np.concatenate(([0], np.cumsum(req_w[ko]))).astype(np.int64)
+        self.base: I64 = self.v * self.stride
+        self.own_end: I64 = self.own_cum[np.searchsorted(self.own_key, self.base + self.end)]
+        self.w_end: I64 = self.wcum[self.end]
 
     def others(self, lo: I64) -> I64:
         """Weight of other CPUs' requests with index in [lo, end) for each switch."""
-        base = self.v * self.stride
-        own = (self.own_cum[np.searchsorted(self.own_key, base + self.end)]
-               - self.own_cum[np.searchsorted(self.own_key, base + lo)])
-        return self.wcum[self.end] - self.wcum[lo] - own
+        own = self.own_end - self.own_cum[np.searchsorted(self.own_key, self.base + lo)]
+        return self.w_end - self.wcum[lo] - own
 
     def count_le(self, x: int) -> int:
         """Number of windows <= x."""
@@ -81,28 +87,55 @@ class _Intervals:
         lo = np.minimum(np.maximum(lo, self.start), self.end)
         return int(self.others(lo).sum())
 
+    def max_window(self, has: npt.NDArray[np.bool_]) -> int:
+        """Largest window: each switch's first other-CPU request, found via runs of one CPU."""
+        n = len(self.req_v)
+        change = np.flatnonzero(np.diff(self.req_v) != 0) + 1
+        run_end = np.empty(n, dtype=np.int64)  # index just past the run of equal CPUs
+        bounds = np.concatenate((change, [n]))
+        run_id = np.searchsorted(bounds, np.arange(n), side="right")
+        run_end[:] = bounds[run_id]
+        s = self.start[has]
+        first_other = np.where(self.req_v[s] != self.v[has], s, run_end[s])
+        return int((self.mts[has] - self.req_mts[first_other]).max())
 
-def deferred_pass(req: Timeline, sw: Timeline, n_virtual: int, span: int) -> DeferredCounters:
+
+def _select(iv: _Intervals, want: int, hi: int, total: int) -> int:
+    """Smallest x with count_le(x) >= want, given count_le(hi) = total >= want.
+
+    Safeguarded interpolation search: the count is close to linear locally, so
+    interpolating converges in a few steps; every third step bisects instead.
+    """
+    lo, c_lo, c_hi = -1, 0, total
+    step = 0
+    while hi - lo > 1:
+        step += 1
+        if step % 3 == 0:
+            x = (lo + hi) // 2
+        else:
+            x = lo + ((want - c_lo) * (hi - lo) + (c_hi - c_lo) - 1) // (c_hi - c_lo)
+            x = min(max(x, lo + 1), hi - 1)
+        c = iv.count_le(x)
+        if c >= want:
+            hi, c_hi = x, c
+        else:
+            lo, c_lo = x, c
+    return hi
+
+
+def deferred_pass(tl: VirtualTimeline, n_virtual: int, span: int) -> DeferredCounters:
     """Flushes at mm switches and exposure windows; ``span`` bounds any window (D)."""
-    total = int(req.w.sum()) * (n_virtual - 1)
-    if len(sw.mts) == 0 or total == 0:
+    total = int(tl.w.sum()) * (n_virtual - 1)
+    if total == 0 or bool((tl.w > 0).all()):
         return DeferredCounters(0, 0, total, None, None, None)
-    iv = _Intervals(req, sw, n_virtual)
+    iv = _Intervals(tl, n_virtual)
     per_switch = iv.others(iv.start)
-    flushes = int((per_switch > 0).sum())
+    has = per_switch > 0
+    flushes = int(has.sum())
     windows = int(per_switch.sum())
-    quantiles: list[int | None] = []
-    for p in (50, 99, 100):
-        if windows == 0:
-            quantiles.append(None)
-            continue
-        want = nearest_rank(p, windows) + 1  # smallest x with count_le(x) >= want
-        lo, hi = 0, span
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if iv.count_le(mid) >= want:
-                hi = mid
-            else:
-                lo = mid + 1
-        quantiles.append(lo)
-    return DeferredCounters(flushes, windows, total - windows, *quantiles)
+    if windows == 0:
+        return DeferredCounters(flushes, 0, total, None, None, None)
+    w_max = iv.max_window(has)
+    p50, p99 = (_select(iv, nearest_rank(p, windows) + 1, w_max, windows) for p in (50, 99))
+    assert span > w_max >= 0
+    return DeferredCounters(flushes, windows, total - windows, p50, p99, w_max)

@@ -9,8 +9,8 @@ import polars as pl
 
 from .. import strategies as strat
 from ..trace import Trace
-from .prepare import Prepared, prepare
-from .projection import Projection, virtualize
+from .prepare import prepare
+from .projection import Projection, Timeline
 from .remote import DeferredCounters, deferred_pass
 from .state import PER_CPU_COUNTERS, StateResult, state_pass
 
@@ -87,31 +87,59 @@ def _counters(s: strat.Strategy, base: dict[str, int], n: int,
     return out
 
 
-def replay_prepared(p: Prepared, strategies: list[strat.Strategy],
-                    cpus: int) -> dict[str, Counters]:
-    """Counters for each strategy on ``cpus`` (virtual) CPUs."""
-    proj = Projection(cpus, p.cpus, p.t0, p.duration_ns)
-    states: dict[tuple[bool, bool], StateResult] = {}
-    deferred: dict[tuple[bool, bool], DeferredCounters] = {}
-    switches = None
-    out: dict[str, Counters] = {}
-    for s in strategies:
-        if s.remote == "none":
-            out[s.name] = _counters(s, {}, cpus, None)
-            continue
-        if s.variant not in states:
-            states[s.variant] = state_pass(p, batch=s.batch, lazy=s.lazy)
-        sr = states[s.variant]
-        d = None
-        if s.remote == "deferred":
-            if s.variant not in deferred:
-                if switches is None:
-                    switches = virtualize(p.switches, proj)
-                deferred[s.variant] = deferred_pass(virtualize(sr.requests, proj, "n"),
-                                                    switches, cpus, proj.period)
-            d = deferred[s.variant]
-        out[s.name] = _counters(s, _scaled(sr, proj), cpus, d)
-    return out
+class Replayer:
+    """A prepared trace that can be replayed on any CPU count.
+
+    The state pass does not depend on the CPU count: it runs once per
+    (batch, lazy) variant and is reused for every ``run``.
+    """
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+        self.facts, self.observed = trace_facts(trace)
+        self.prepared = prepare(trace.df, trace.info.cpus)
+        self._states: dict[tuple[bool, bool], StateResult] = {}
+        self._timelines: dict[tuple[bool, bool], Timeline] = {}
+
+    @property
+    def cpus(self) -> int:
+        return self.prepared.cpus
+
+    def state(self, variant: tuple[bool, bool]) -> StateResult:
+        if variant not in self._states:
+            batch, lazy = variant
+            self._states[variant] = state_pass(self.prepared, batch=batch, lazy=lazy)
+        return self._states[variant]
+
+    def timeline(self, variant: tuple[bool, bool]) -> Timeline:
+        if variant not in self._timelines:
+            self._timelines[variant] = Timeline.build(self.state(variant).requests,
+                                                      self.prepared.switches)
+        return self._timelines[variant]
+
+    def projection(self, cpus: int) -> Projection:
+        p = self.prepared
+        return Projection(cpus, p.cpus, p.t0, p.duration_ns)
+
+    def run(self, cpus: int | None = None,
+            strategies: list[strat.Strategy] | None = None) -> ReplayResult:
+        """Counters of each strategy (default all nine) on ``cpus`` (virtual) CPUs."""
+        n = self.cpus if cpus is None else cpus
+        proj = self.projection(n)
+        deferred: dict[tuple[bool, bool], DeferredCounters] = {}
+        out: dict[str, Counters] = {}
+        for s in strategies if strategies is not None else strat.parse(None):
+            if s.remote == "none":
+                out[s.name] = _counters(s, {}, n, None)
+                continue
+            d = None
+            if s.remote == "deferred":
+                if s.variant not in deferred:
+                    vt = self.timeline(s.variant).project(proj)
+                    deferred[s.variant] = deferred_pass(vt, n, proj.period)
+                d = deferred[s.variant]
+            out[s.name] = _counters(s, _scaled(self.state(s.variant), proj), n, d)
+        return ReplayResult(trace=self.facts, observed=self.observed, cpus=n, strategies=out)
 
 
 def replay(trace: Trace, *, cpus: int | None = None,
@@ -123,9 +151,6 @@ def replay(trace: Trace, *, cpus: int | None = None,
     """
     chosen = strat.parse(strategies) if strategies is None or isinstance(strategies, str) \
         else strategies
-    facts, observed = trace_facts(trace)
-    n = trace.info.cpus if cpus is None else cpus
-    Projection(n, trace.info.cpus, 0, 0)  # validates n before any work
-    p = prepare(trace.df, trace.info.cpus)
-    return ReplayResult(trace=facts, observed=observed, cpus=n,
-                        strategies=replay_prepared(p, chosen, n))
+    if cpus is not None:
+        Projection(cpus, trace.info.cpus, 0, 0)  # validate before any work
+    return Replayer(trace).run(cpus, chosen)

@@ -1,0 +1,126 @@
+"""Hardware profiles (MODEL.md section 7): shipped TOML data and user profile files."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PARAMS: tuple[str, ...] = ("invlpg_ns", "full_flush_ns", "ipi_base_ns", "ipi_per_target_ns",
+                           "ipi_recv_ns", "broadcast_invalidate")
+_NUMERIC = PARAMS[:-1]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A machine: its CPU count and the cost parameters of TLB flushing on it (ns)."""
+
+    name: str
+    cpus: int
+    invlpg_ns: int
+    full_flush_ns: int
+    ipi_base_ns: int
+    ipi_per_target_ns: int
+    ipi_recv_ns: int
+    broadcast_invalidate: bool
+    description: str = ""
+    sources: tuple[dict[str, str], ...] = field(default=(), compare=False)
+
+    def params(self) -> dict[str, int | bool]:
+        return {p: getattr(self, p) for p in PARAMS}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The object ``xpfotrace profiles --json`` prints."""
+        return {"name": self.name, "cpus": self.cpus, "params": self.params(),
+                "sources": list(self.sources), "description": self.description}
+
+
+def parse_profile(data: dict[str, Any], origin: str) -> Profile:
+    """Validate one profile table; errors name the field."""
+    def need(key: str) -> Any:
+        if key not in data:
+            raise InputError(origin, f"profile is missing field {key!r}")
+        return data[key]
+
+    name = need("name")
+    if not isinstance(name, str) or not name:
+        raise InputError(origin, "profile field 'name' must be a non-empty string")
+    cpus = need("cpus")
+    if not isinstance(cpus, int) or isinstance(cpus, bool) or cpus < 1:
+        raise InputError(origin, f"profile {name!r}: field 'cpus' must be a positive integer")
+    values: dict[str, Any] = {}
+    for key in _NUMERIC:
+        v = need(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise InputError(origin, f"profile {name!r}: field {key!r} must be a number")
+        if v < 0:
+            raise InputError(origin, f"profile {name!r}: field {key!r} must not be negative")
+        if v != int(v):
+            raise InputError(origin, f"profile {name!r}: field {key!r} must be whole ns")
+        values[key] = int(v)
+    bcast = need("broadcast_invalidate")
+    if not isinstance(bcast, bool):
+        raise InputError(origin, f"profile {name!r}: field 'broadcast_invalidate' must be "
+                         "true or false")
+    sources = data.get("sources", [])
+    if not isinstance(sources, list):
+        raise InputError(origin, f"profile {name!r}: field 'sources' must be a list")
+    srcs = tuple({str(k): str(v) for k, v in s.items()} if isinstance(s, dict)
+                 else {"source": str(s)} for s in sources)
+    return Profile(name=name, cpus=cpus, broadcast_invalidate=bcast,
+                   description=str(data.get("description", "")), sources=srcs, **values)
+
+
+def _read_toml(text: str, origin: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(origin, f"not valid TOML ({exc})") from None
+
+
+def builtin_profiles() -> list[Profile]:
+    """The profiles shipped with xpfotrace, sorted by CPU count."""
+    out = []
+    for entry in resources.files("xpfotrace.profiles").iterdir():
+        if entry.name.endswith(".toml"):
+            origin = f"xpfotrace/profiles/{entry.name}"
+            out.append(parse_profile(_read_toml(entry.read_text(), origin), origin))
+    return sorted(out, key=lambda p: (p.cpus, p.name))
+
+
+def load_profile_file(path: str) -> list[Profile]:
+    """A user file: one profile at the top level, or several as ``[[profile]]`` tables."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise InputError(path, f"cannot read profile file ({exc.strerror or exc})") from None
+    data = _read_toml(text, path)
+    tables = data["profile"] if isinstance(data.get("profile"), list) else [data]
+    return [parse_profile(t, path) for t in tables]
+
+
+def find_profiles(names: list[str], extra: list[Profile] | None = None) -> list[Profile]:
+    """Profiles by exact name, else by unique case-insensitive substring (e.g. '8160')."""
+    pool = (extra or []) + builtin_profiles()
+    out: list[Profile] = []
+    for want in names:
+        exact = [p for p in pool if p.name == want]
+        hits = exact or [p for p in pool if want.lower() in p.name.lower()]
+        unique = list({p.name: p for p in hits}.values())
+        if not unique:
+            raise UsageError(f"unknown profile {want!r}; known: "
+                             + ", ".join(sorted({p.name for p in pool})))
+        if len(unique) > 1:
+            raise UsageError(f"profile {want!r} is ambiguous: "
+                             + ", ".join(p.name for p in unique))
+        out.append(unique[0])
+    return out
