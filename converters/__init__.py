@@ -46,8 +46,6 @@ def detect_format(path: str) -> str:
     if head.startswith(b"\x17\x08Dtracing") or head.startswith(b"PERFILE2"):
         raise InputError(path, "binary trace.dat/perf.data input is not supported yet; "
                          "run 'trace-cmd report' or 'perf script' on it first")
-    if _looks_binary(head):
-        raise InputError(path, "not a text trace (binary data)", offset=0)
     text = head.decode("utf-8", errors="replace")
     lines = text.splitlines()[:-1] or text.splitlines()
     first = next((ln for ln in lines if ln.strip()), "")
@@ -59,6 +57,9 @@ def detect_format(path: str) -> str:
               for name, f in TEXT_FORMATS.items() if name != "trace-cmd"}
     best = max(scores, key=lambda k: scores[k])
     if scores[best] == 0:
+        # a corrupted line in a text trace is not a binary file: judge only now
+        if _looks_binary(head):
+            raise InputError(path, "not a text trace (binary data)", offset=0)
         raise InputError(path, "unrecognised format: no trace event lines "
                          "(expected tracefs, trace-cmd report or perf script text)", line=1)
     return best

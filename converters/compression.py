@@ -26,6 +26,48 @@ def sniff_compression(head: bytes) -> str | None:
     return None
 
 
+class _ZstdFrames:
+    """Streamed zstd decompression across frames that notices a truncated last frame.
+
+    (zstandard's stream_reader returns a cut frame's partial data silently.)
+    """
+
+    def __init__(self, raw: BinaryIO, path: str) -> None:
+        self._raw = raw
+        self._path = path
+        self._dctx = zstandard.ZstdDecompressor()
+        self._obj = self._dctx.decompressobj()
+        self._in_frame = False
+        self._buf = b""
+        self._eof = False
+
+    def read(self, size: int) -> bytes:
+        while len(self._buf) < size and not self._eof:
+            chunk = self._raw.read(1 << 20)
+            if not chunk:
+                self._eof = True
+                if self._in_frame:
+                    raise InputError(self._path, "truncated zstd data: the last frame is "
+                                     "incomplete", offset=self._raw.tell())
+                break
+            out = []
+            while chunk:
+                self._in_frame = True
+                out.append(self._obj.decompress(chunk))
+                if self._obj.eof:
+                    chunk = self._obj.unused_data
+                    self._obj = self._dctx.decompressobj()
+                    self._in_frame = False
+                else:
+                    chunk = b""
+            self._buf += b"".join(out)
+        data, self._buf = self._buf[:size], self._buf[size:]
+        return data
+
+    def close(self) -> None:
+        self._buf = b""
+
+
 class CountingReader:
     """A decompressed stream that also tells how far into the *raw* file it is."""
 
@@ -47,8 +89,7 @@ class CountingReader:
         self.compression = sniff_compression(head)
         self._stream: IO[bytes]
         if self.compression == "zstd":
-            dctx = zstandard.ZstdDecompressor()
-            self._stream = cast(IO[bytes], dctx.stream_reader(self._raw, read_across_frames=True))
+            self._stream = cast(IO[bytes], _ZstdFrames(self._raw, path))
         elif self.compression == "gzip":
             self._stream = cast(IO[bytes], gzip.GzipFile(fileobj=self._raw, mode="rb"))
         elif self.compression == "xz":
@@ -70,7 +111,7 @@ class CountingReader:
         except (EOFError, OSError, lzma.LZMAError, zstandard.ZstdError) as exc:
             what = self.compression or "file"
             raise InputError(self.path, f"corrupt or truncated {what} data ({exc})",
-                             offset=self.decompressed) from None
+                             offset=self.raw_pos) from None
         self.decompressed += len(data)
         return data
 

@@ -44,8 +44,14 @@ class TextFormat:
     header: Callable[[pl.DataFrame, TraceInfo], None]
 
 
-def iter_line_chunks(reader: CountingReader, chunk_bytes: int) -> Iterator[tuple[pl.Series, int]]:
-    """Yield (lines, number of the first line, 1-based) for bounded chunks of a stream."""
+def iter_line_chunks(reader: CountingReader, chunk_bytes: int,
+                     on_cut: Callable[[int], None] | None = None,
+                     ) -> Iterator[tuple[pl.Series, int]]:
+    """Yield (lines, number of the first line, 1-based) for bounded chunks of a stream.
+
+    A last line without its newline was cut off (traces end every line with one):
+    it is not yielded but reported to ``on_cut`` with its line number.
+    """
     pending = b""
     line_no = 1
     while True:
@@ -61,8 +67,8 @@ def iter_line_chunks(reader: CountingReader, chunk_bytes: int) -> Iterator[tuple
         lines = _split(buf[:cut])
         yield lines, line_no
         line_no += len(lines)
-    if pending:
-        yield _split(pending), line_no
+    if pending.strip() and on_cut is not None:
+        on_cut(line_no)
 
 
 def _split(buf: bytes) -> pl.Series:
@@ -83,6 +89,9 @@ def _pfn(expr: pl.Expr) -> pl.Expr:
     )
 
 
+#: Events whose absence leaves the replay nothing to do.
+REPLAY_EVENTS = ("mm_page_alloc", "mm_page_free", "mm_page_alloc_zone_locked", "sched_switch")
+
 PAGE_EVENTS = ("mm_page_alloc", "mm_page_free", "mm_page_free_batched",
                "mm_page_alloc_zone_locked", "mm_page_pcpu_drain")
 
@@ -93,17 +102,19 @@ _SW_PLUGIN = r"^(?P<pc>.*):(?P<pp>-?\d+) \[-?\d+\] \S+ ==> (?P<nc>.*):(?P<np>-?\
 
 def _page_fields(df: pl.DataFrame) -> pl.DataFrame:
     rest = pl.col("rest")
-    pfn_txt = rest.str.extract(r"(?:^|\s)pfn=(0[xX][0-9a-fA-F]+|\d+)", 1)
-    page_null = rest.str.contains(r"page=\(null\)")
+    pfn_txt = rest.str.extract(r"(?:^|\s)pfn=(0[xX][0-9a-fA-F]+|\d+)(?:\s|$)", 1)
+    # only an allocation can fail and print a (null) page
+    page_null = rest.str.contains(r"page=\(null\)") & (pl.col("event") == "mm_page_alloc")
     return df.with_columns(
         pl.when(page_null).then(None).otherwise(_pfn(pfn_txt)).cast(pl.UInt64).alias("pfn"),
         # the kernel prints mm_page_free_batched's order as a literal 0; -R omits it
-        pl.coalesce(_int(rest.str.extract(r"(?:^|\s)order=(-?\d+)", 1), pl.Int32),
+        pl.coalesce(_int(rest.str.extract(r"(?:^|\s)order=(-?\d+)(?:\s|$)", 1), pl.Int32),
                     pl.when(pl.col("event") == "mm_page_free_batched").then(pl.lit(0, pl.Int32)))
         .alias("order"),
         rest.str.extract(r"gfp_flags=(\S+)", 1).alias("gfp_flags"),
-        _int(rest.str.extract(r"migratetype=(-?\d+)", 1), pl.Int32).alias("migratetype"),
-        _int(rest.str.extract(r"percpu_refill=(-?\d+)", 1), pl.Int32).alias("percpu_refill"),
+        _int(rest.str.extract(r"migratetype=(-?\d+)(?:\s|$)", 1), pl.Int32).alias("migratetype"),
+        _int(rest.str.extract(r"percpu_refill=(-?\d+)(?:\s|$)", 1), pl.Int32)
+        .alias("percpu_refill"),
         # a line is well formed when what the replay reads is there
         (pfn_txt.is_not_null() | page_null).alias("_ok"),
     ).with_columns(
@@ -135,7 +146,7 @@ def _tlb_fields(df: pl.DataFrame) -> pl.DataFrame:
     reason = pl.coalesce(rest.str.extract(r"\((-?\d+)\)\s*$", 1),
                          rest.str.extract(r"reason[:=](-?\d+)\b", 1))
     return df.with_columns(
-        _int(rest.str.extract(r"pages[:=](-?\d+)", 1), pl.Int64).alias("tlb_pages"),
+        _int(rest.str.extract(r"pages[:=](-?\d+)(?:\s|$)", 1), pl.Int64).alias("tlb_pages"),
         _int(reason, pl.Int32).alias("tlb_reason"),
     ).with_columns(pl.col("tlb_reason").is_not_null().alias("_ok"))
 
@@ -162,7 +173,7 @@ def parse_event_fields(ev: pl.DataFrame) -> pl.DataFrame:
         _int(pl.col("pid"), pl.Int32).alias("pid"),
         pl.col("comm").str.strip_chars(),
     ).with_columns((pl.col("_ok") & pl.col("ts").is_not_null() & pl.col("cpu").is_not_null())
-                   .alias("_ok"))
+                   .fill_null(False).alias("_ok"))
 
 
 def _empty_columns(df: pl.DataFrame) -> pl.DataFrame:
@@ -189,7 +200,12 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
     line_re = fmt.line_regex
     with CountingReader(path) as reader:
         last_pos = 0
-        for lines, first_line in iter_line_chunks(reader, chunk_bytes):
+        def cut(line_no: int) -> None:
+            info.cut_last_line = line_no
+
+        names: set[str] = set()
+        last_ts: dict[int, int] = {}
+        for lines, first_line in iter_line_chunks(reader, chunk_bytes, cut):
             df = pl.DataFrame({"line": lines}).with_row_index("ln", offset=first_line)
             df = df.with_columns(pl.col("line").str.extract_groups(line_re).alias("g")).unnest("g")
             is_ev = pl.col("event").is_not_null()
@@ -205,6 +221,8 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
                 ev = ev.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + seq).alias("seq"))
                 seq += ev.height
                 info.max_cpu = max(info.max_cpu, ev.select(pl.col("cpu").max()).item())
+                names.update(ev["event"].unique().to_list())
+                _track_order(ev, info, last_ts)
                 yield to_arrow(ev)
             if progress is not None:
                 pos = reader.raw_pos
@@ -213,6 +231,22 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
     info.events = seq
     if seq == 0:
         raise InputError(path, f"no trace events found (read as {fmt.name})")
+    if not names & set(REPLAY_EVENTS):
+        raise InputError(path, "none of the events the replay reads ("
+                         + ", ".join(REPLAY_EVENTS) + f") among {seq:,} events")
+
+
+def _track_order(ev: pl.DataFrame, info: TraceInfo, last_ts: dict[int, int]) -> None:
+    """First ts per CPU, and events whose ts is below the previous one of their CPU."""
+    per_cpu = ev.group_by("cpu").agg(
+        pl.col("ts").first().alias("first"), pl.col("ts").last().alias("last"),
+        (pl.col("ts").diff() < 0).sum().alias("back"))
+    for cpu, first, last, back in per_cpu.iter_rows():  # one row per CPU, not per event
+        info.cpu_first_ts.setdefault(cpu, first)
+        if cpu in last_ts and first < last_ts[cpu]:
+            back += 1
+        info.out_of_order += back
+        last_ts[cpu] = last
 
 
 def _skip(info: TraceInfo, n: int, first: int) -> None:
@@ -230,6 +264,9 @@ def _account_non_events(other: pl.DataFrame, info: TraceInfo) -> None:
         _int(line.str.extract(_DROPPED, 1), pl.Int64).sum().alias("b"),
     ).row(0)
     info.lost_events += int(lost[0] or 0) + int(lost[1] or 0)
+    if info.overflow is None and other.select(
+            line.str.contains(r"^##### CPU \d+ buffer started").any()).item():
+        info.overflow = "unknown"
     garbage = other.filter(~line.str.contains(_NOISE))
     if garbage.height:
         _skip(info, garbage.height, garbage.select(pl.col("ln").min()).item())

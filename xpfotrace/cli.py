@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -25,7 +26,8 @@ from .hardware import builtin_profiles, find_profiles, load_profile_file
 from .parquet_io import write_events
 from .report import render, render_comparison, render_profiles
 from .strategies import parse as parse_strategies
-from .trace import read_trace
+from .trace import Trace, read_trace
+from .traceinfo import TraceInfo
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="What would XPFO's page-ownership TLB flushing cost on this workload?")
@@ -71,17 +73,25 @@ def _progress(path: str, label: str) -> tuple[Callable[[int], None] | None, tqdm
     return bar.update, bar
 
 
-def _warn_info(path: str, info_skipped: int, first: int | None, lost: int,
-               overflow: str | None) -> None:
-    if info_skipped:
-        typer.echo(f"xpfotrace: warning: {path}: skipped {info_skipped:,} malformed or "
-                   f"unrecognised line(s), first at line {first}", err=True)
-    if lost:
-        typer.echo(f"xpfotrace: warning: {path}: the trace reports {lost:,} lost events",
-                   err=True)
-    if overflow:
-        typer.echo(f"xpfotrace: warning: {path}: ring buffer overflowed (entries-in-buffer/"
-                   f"entries-written {overflow}): early events are missing", err=True)
+def _warn(path: str, info: TraceInfo) -> None:
+    for text in info.warnings():
+        typer.echo(f"xpfotrace: warning: {path}: {text}", err=True)
+
+
+def _load(path: str, fmt: str | None, trim: bool) -> Trace:
+    progress, bar = _progress(path, "read")
+    try:
+        tr = read_trace(path, fmt, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    _warn(path, tr.info)
+    return tr.trimmed() if trim else tr
+
+
+TrimOpt = Annotated[bool, typer.Option(
+    "--trim-to-common-window",
+    help="Start the replay at the latest first timestamp of any CPU (after an overflow).")]
 
 
 @app.callback()
@@ -114,8 +124,7 @@ def convert(
         finally:
             if bar is not None:
                 bar.close()
-        _warn_info(input, info.skipped_lines, info.first_skipped_line, info.lost_events,
-                   info.overflow)
+        _warn(input, info)
         typer.echo(f"wrote {rows:,} events ({info.source_format}, {info.cpus} CPUs) to {output}",
                    err=True)
 
@@ -131,19 +140,13 @@ def replay(
         "--strategies", "-s", help="Comma-separated strategies (default: all nine).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     fmt: FormatOpt = None,
+    trim: TrimOpt = False,
 ) -> None:
     """Replay the XPFO ownership rules and each flush strategy over a trace."""
 
     def run() -> None:
         chosen = parse_strategies(strategies)
-        progress, bar = _progress(trace, "read")
-        try:
-            tr = read_trace(trace, fmt, progress=progress)
-        finally:
-            if bar is not None:
-                bar.close()
-        _warn_info(trace, tr.info.skipped_lines, tr.info.first_skipped_line,
-                   tr.info.lost_events, tr.info.overflow)
+        tr = _load(trace, fmt, trim)
         result = run_replay(tr, cpus=cpus, strategies=chosen)
         if as_json:
             typer.echo(json.dumps(result.to_dict(), indent=1))
@@ -186,6 +189,7 @@ def compare(
         "--strategies", "-s", help="Comma-separated strategies (default: all nine).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     fmt: FormatOpt = None,
+    trim: TrimOpt = False,
 ) -> None:
     """Cost each strategy on each hardware profile (trace projected to its CPU count)."""
 
@@ -194,14 +198,7 @@ def compare(
         extra = [p for f in profile_file or [] for p in load_profile_file(f)]
         profs = find_profiles(profile, extra)
         base = parse_seconds(baseline_sys) if baseline_sys is not None else None
-        progress, bar = _progress(trace, "read")
-        try:
-            tr = read_trace(trace, fmt, progress=progress)
-        finally:
-            if bar is not None:
-                bar.close()
-        _warn_info(trace, tr.info.skipped_lines, tr.info.first_skipped_line,
-                   tr.info.lost_events, tr.info.overflow)
+        tr = _load(trace, fmt, trim)
         rep = Replayer(tr)
         result = run_compare(tr, profs, strategies=chosen, baseline_sys_ns=base, replayer=rep)
         if as_json:
@@ -212,6 +209,11 @@ def compare(
     _guard(run)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwinds through atomic writes, which remove their temp files
+
+
 def entry() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _terminate)
     app()

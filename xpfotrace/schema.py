@@ -45,3 +45,5 @@ META_VERSION = META_PREFIX + "converter_version"
 META_EVENTS = META_PREFIX + "events"
 META_OVERFLOW = META_PREFIX + "overflow"  # "entries_in_buffer/entries_written" when they differ
 META_SKIPPED = META_PREFIX + "skipped_lines"
+META_FIRST_TS = META_PREFIX + "cpu_first_ts"  # JSON {cpu: first ts}
+META_OUT_OF_ORDER = META_PREFIX + "out_of_order"

@@ -19,8 +19,21 @@ ProgressFn = Callable[[int], None]
 
 @dataclass
 class Trace:
+    """Events in file order (``seq``) and what the converter learned about them."""
+
     df: pl.DataFrame
     info: TraceInfo
+
+    def common_window_start(self) -> int:
+        """The latest first timestamp of any CPU: from there on every CPU has events."""
+        firsts = self.info.cpu_first_ts or dict(
+            self.df.group_by("cpu").agg(pl.col("ts").min()).iter_rows())
+        return max(firsts.values()) if firsts else 0
+
+    def trimmed(self) -> Trace:
+        """The events from the common window start on (after a ring-buffer overflow)."""
+        cut = self.common_window_start()
+        return Trace(df=self.df.filter(pl.col("ts") >= cut), info=self.info)
 
 
 def is_parquet(path: str) -> bool:

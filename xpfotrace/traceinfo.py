@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from . import schema
@@ -20,7 +21,40 @@ class TraceInfo:
     skipped_lines: int = 0
     first_skipped_line: int | None = None
     overflow: str | None = None  # "in_buffer/written" when the ring buffer overwrote events
+    cpu_first_ts: dict[int, int] = field(default_factory=dict)  # first ts seen on each CPU
+    out_of_order: int = 0  # events whose ts is below the previous one of the same CPU
+    cut_last_line: int | None = None  # line number of a last line without its newline
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def skew_ns(self) -> int:
+        """Spread of the CPUs' first timestamps (large after a ring-buffer overflow)."""
+        if len(self.cpu_first_ts) < 2:
+            return 0
+        return max(self.cpu_first_ts.values()) - min(self.cpu_first_ts.values())
+
+    def warnings(self) -> list[str]:
+        """What the user should know about this trace, one sentence each."""
+        out = []
+        if self.skipped_lines:
+            out.append(f"skipped {self.skipped_lines:,} malformed or unrecognised line(s), "
+                       f"first at line {self.first_skipped_line}")
+        if self.cut_last_line is not None:
+            out.append(f"the last line ({self.cut_last_line}) is cut off (no newline): ignored")
+        if self.lost_events:
+            out.append(f"the trace reports {self.lost_events:,} lost events: counters are "
+                       "a lower bound")
+        if self.overflow is not None:
+            skew = f"; the CPUs' first timestamps differ by {self.skew_ns / 1e6:.3f} ms"
+            out.append(f"the ring buffer overflowed (entries-in-buffer/entries-written "
+                       f"{self.overflow}): early events are missing on some CPUs"
+                       + (skew if self.skew_ns else "")
+                       + "; --trim-to-common-window starts the replay where all CPUs have "
+                       "events")
+        if self.out_of_order:
+            out.append(f"{self.out_of_order:,} event(s) have a timestamp below the previous "
+                       "one of their CPU: replayed in (ts, seq) order")
+        return out
 
     @property
     def cpus(self) -> int:
@@ -46,6 +80,9 @@ class TraceInfo:
         }
         if self.overflow is not None:
             meta[schema.META_OVERFLOW] = self.overflow
+        meta[schema.META_FIRST_TS] = json.dumps({str(k): v for k, v in
+                                                 sorted(self.cpu_first_ts.items())})
+        meta[schema.META_OUT_OF_ORDER] = str(self.out_of_order)
         meta.update({schema.META_PREFIX + k: v for k, v in self.extra.items()})
         return meta
 
@@ -53,7 +90,7 @@ class TraceInfo:
     def from_metadata(cls, meta: dict[str, str]) -> TraceInfo:
         known = {schema.META_FORMAT, schema.META_SOURCE, schema.META_CPUS, schema.META_LOST,
                  schema.META_VERSION, schema.META_EVENTS, schema.META_OVERFLOW,
-                 schema.META_SKIPPED}
+                 schema.META_SKIPPED, schema.META_FIRST_TS, schema.META_OUT_OF_ORDER}
         extra = {k[len(schema.META_PREFIX):]: v for k, v in meta.items()
                  if k.startswith(schema.META_PREFIX) and k not in known}
         cpus = meta.get(schema.META_CPUS)
@@ -65,5 +102,8 @@ class TraceInfo:
             events=int(meta.get(schema.META_EVENTS, "0")),
             skipped_lines=int(meta.get(schema.META_SKIPPED, "0")),
             overflow=meta.get(schema.META_OVERFLOW),
+            cpu_first_ts={int(k): int(v) for k, v in
+                          json.loads(meta.get(schema.META_FIRST_TS, "{}")).items()},
+            out_of_order=int(meta.get(schema.META_OUT_OF_ORDER, "0")),
             extra=extra,
         )

@@ -78,7 +78,7 @@ def prepare(df: pl.DataFrame, cpus: int) -> Prepared:
         .cum_sum().over("cpu").alias("run")
     ).with_columns(pl.when(is_refill).then(pl.col("run")).otherwise(None).alias("run"))
 
-    actions = ev.filter(pl.col("kind").is_not_null()).select(
+    actions = ev.filter(pl.col("kind").is_not_null() & pfn.is_not_null()).select(
         "rank", "ts", "seq", "cpu", "kind", "zero", "pfn", "order", "run")
     frames = (
         actions.select(
