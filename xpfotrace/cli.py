@@ -17,6 +17,7 @@ from converters import FORMAT_NAMES, open_trace
 from converters.compression import read_head
 
 from . import __version__
+from .capture import capture as do_capture
 from .compare import compare as run_compare
 from .compare import parse_seconds
 from .engine.replay import Replayer
@@ -205,6 +206,30 @@ def compare(
             typer.echo(json.dumps(result.to_dict(), indent=1))
         else:
             typer.echo(render_comparison(result, rep.facts))
+
+    _guard(run)
+
+
+@app.command(context_settings={"allow_interspersed_args": False})
+def capture(
+    output: Annotated[str, typer.Option("--output", "-o", help="Parquet file to write.")],
+    command: Annotated[list[str] | None, typer.Argument(
+        help="Workload to trace, after '--' (default: the whole system for --seconds).")] = None,
+    seconds: Annotated[float | None, typer.Option(
+        help="Trace for this long (with a command: at most this long).")] = None,
+    buffer_kb: Annotated[int, typer.Option(help="Ring buffer per CPU, KiB.", min=64)] = 65536,
+    warmup: Annotated[float, typer.Option(
+        help="Let the command run this many seconds before tracing.", min=0)] = 0.0,
+) -> None:
+    """Record a real workload through tracefs (as root) straight into Parquet."""
+
+    def run() -> None:
+        res = do_capture(output, command=command, seconds=seconds, buffer_kb=buffer_kb,
+                         warmup=warmup,
+                         warn=lambda t: typer.echo(f"xpfotrace: warning: {t}", err=True))
+        base = int(res.info.extra["baseline_sys_ns"]) / 1e9
+        typer.echo(f"wrote {res.events:,} events ({res.info.cpus} CPUs, kernel CPU time "
+                   f"{base:.3f} s) to {output}", err=True)
 
     _guard(run)
 

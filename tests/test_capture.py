@@ -1,0 +1,121 @@
+"""capture: real tracefs captures (root only), state restoration, metadata, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from xpfotrace import read_trace, replay
+from xpfotrace.capture import CaptureError, capture, find_tracefs
+
+WORKLOAD = [sys.executable, "-c",
+            "import subprocess\nfor i in range(15):\n"
+            "    b = bytearray(4 << 20); subprocess.run(['true'])"]
+
+
+def _tracefs() -> Path | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        root = find_tracefs()
+    except CaptureError:
+        return None
+    return root if os.access(root / "instances", os.W_OK) else None
+
+
+TRACEFS = _tracefs()
+needs_tracefs = pytest.mark.skipif(TRACEFS is None, reason="needs root and a writable tracefs")
+
+
+def state(root: Path) -> tuple[str, ...]:
+    """What capture must leave as found at the top level of tracefs."""
+    files = ["tracing_on", "buffer_size_kb", "events/kmem/mm_page_alloc/enable",
+             "events/sched/sched_switch/enable", "current_tracer", "trace_clock"]
+    content = hashlib.sha256((root / "trace").read_bytes()).hexdigest()
+    instances = ",".join(sorted(p.name for p in (root / "instances").iterdir()))
+    return (*[(root / f).read_text() for f in files], content, instances)
+
+
+@needs_tracefs
+def test_real_capture_metadata_and_restored_state(tmp_path: Path) -> None:
+    assert TRACEFS is not None
+    before = state(TRACEFS)
+    out = tmp_path / "cap.parquet"
+    res = capture(str(out), command=WORKLOAD, seconds=20, buffer_kb=16384)
+    assert state(TRACEFS) == before
+    assert res.command_status == 0 and res.events > 0
+    meta = {k.decode(): v.decode() for k, v in pq.ParquetFile(out).metadata.metadata.items()}
+    assert int(meta["xpfotrace.cpus"]) == os.cpu_count()
+    assert meta["xpfotrace.kernel_release"] == os.uname().release
+    assert meta["xpfotrace.cpu_model"] != "unknown"
+    assert meta["xpfotrace.trace_clock"] and meta["xpfotrace.buffer_kb"] == "16384"
+    assert "bytearray" in meta["xpfotrace.command"]
+    window = int(meta["xpfotrace.window_ns"])
+    assert 0 < window < 20_000_000_000
+    total = sum(int(meta[f"xpfotrace.{k}_ns"]) for k in ("user", "system", "irq", "softirq"))
+    assert total <= (window + 50_000_000) * os.cpu_count()  # /proc/stat ticks are coarse
+    assert int(meta["xpfotrace.baseline_sys_ns"]) == sum(
+        int(meta[f"xpfotrace.{k}_ns"]) for k in ("system", "irq", "softirq"))
+    assert set(meta["xpfotrace.overrun_per_cpu"].split(",")) >= {"0:0"} or meta[
+        "xpfotrace.overrun_per_cpu"]
+    tr = read_trace(str(out))
+    assert tr.info.extra["baseline_sys_ns"] == meta["xpfotrace.baseline_sys_ns"]
+    counts = replay(tr, strategies="sync").trace["event_counts"]
+    assert counts.get("mm_page_alloc", 0) > 0 and counts.get("sched_switch", 0) > 0
+
+
+@needs_tracefs
+def test_failing_command_still_restores(tmp_path: Path) -> None:
+    assert TRACEFS is not None
+    before = state(TRACEFS)
+    out = tmp_path / "fail.parquet"
+    res = capture(str(out), command=["sh", "-c", "head -c 3000000 /dev/urandom >/dev/null;"
+                                     " exit 3"], seconds=10)
+    assert res.command_status == 3
+    assert any("status 3" in w for w in res.warnings)
+    assert state(TRACEFS) == before
+    with pytest.raises(Exception, match="cannot run"):
+        capture(str(tmp_path / "x.parquet"), command=["/nonexistent/cmd"], seconds=1)
+    assert state(TRACEFS) == before
+    assert not (tmp_path / "x.parquet").exists()
+
+
+@needs_tracefs
+def test_sigterm_leaves_nothing_behind(tmp_path: Path) -> None:
+    assert TRACEFS is not None
+    before = state(TRACEFS)
+    out = tmp_path / "term.parquet"
+    exe = Path(sys.executable).parent / "xpfotrace"
+    proc = subprocess.Popen([str(exe), "capture", "-o", str(out), "--seconds", "30"],
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not out.exists() and not list(tmp_path.iterdir())
+    assert state(TRACEFS) == before
+
+
+def test_not_root_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(CaptureError, match="needs root"):
+        capture(str(tmp_path / "o.parquet"), seconds=1)
+
+
+def test_missing_event_is_named(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the check runs after the root check")
+    fake = tmp_path / "fakefs"
+    (fake / "instances").mkdir(parents=True)
+    with pytest.raises(CaptureError, match="kmem:mm_page_alloc"):
+        capture(str(tmp_path / "o.parquet"), seconds=1, tracefs=fake)
+    assert not (tmp_path / "o.parquet").exists()
