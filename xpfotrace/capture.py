@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError, UsageError, XpfoError
-from .parquet_io import write_events
+from .parquet_io import atomic_path, write_events
 from .traceinfo import TraceInfo
 
 TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
@@ -170,6 +170,18 @@ def _overruns(inst: Instance) -> dict[int, int]:
     return out
 
 
+def _save_text(src: str, dest: str) -> None:
+    """Copy the instance's trace text to ``dest`` (atomically; zstd for .zst)."""
+    import zstandard
+
+    with atomic_path(dest) as tmp, open(src, "rb") as fin, open(tmp, "wb") as fout:
+        if dest.endswith(".zst"):
+            zstandard.ZstdCompressor(level=19).copy_stream(fin, fout)
+        else:
+            while chunk := fin.read(1 << 20):
+                fout.write(chunk)
+
+
 def _named(info: TraceInfo) -> TraceInfo:
     info.source_format = "tracefs-capture"
     info.source_file = "xpfotrace capture"
@@ -207,11 +219,12 @@ def _workload(command: list[str]) -> Iterator[subprocess.Popen[bytes] | None]:
 
 def capture(output: str, *, command: list[str] | None = None, seconds: float | None = None,
             buffer_kb: int = 65536, warmup: float = 0.0, warn: Warn | None = None,
-            tracefs: Path | None = None) -> CaptureResult:
+            tracefs: Path | None = None, save_text: str | None = None) -> CaptureResult:
     """Trace ``command`` (or the whole system for ``seconds``) and write Parquet to ``output``.
 
     With a command, tracing stops when it exits or after ``seconds``, whichever
     comes first; ``warmup`` seconds of the command run untraced first.
+    ``save_text`` also keeps the raw tracefs text (zstd-compressed if it ends in .zst).
     """
     from converters.textbase import read_text
     from converters.tracefs_text import FORMAT
@@ -278,6 +291,8 @@ def capture(output: str, *, command: list[str] | None = None, seconds: float | N
             "baseline_sys_ns": str(used.system + used.irq + used.softirq),
         })
         trace_file = str(inst.path / "trace")
+        if save_text:
+            _save_text(trace_file, save_text)
         try:
             tables = read_text(trace_file, FORMAT, info=info)
             rows = write_events(tables, lambda: _named(info), output)

@@ -220,12 +220,14 @@ def capture(
     buffer_kb: Annotated[int, typer.Option(help="Ring buffer per CPU, KiB.", min=64)] = 65536,
     warmup: Annotated[float, typer.Option(
         help="Let the command run this many seconds before tracing.", min=0)] = 0.0,
+    save_text: Annotated[str | None, typer.Option(
+        help="Also keep the raw tracefs text here (.zst: compressed).")] = None,
 ) -> None:
     """Record a real workload through tracefs (as root) straight into Parquet."""
 
     def run() -> None:
         res = do_capture(output, command=command, seconds=seconds, buffer_kb=buffer_kb,
-                         warmup=warmup,
+                         warmup=warmup, save_text=save_text,
                          warn=lambda t: typer.echo(f"xpfotrace: warning: {t}", err=True))
         base = int(res.info.extra["baseline_sys_ns"]) / 1e9
         typer.echo(f"wrote {res.events:,} events ({res.info.cpus} CPUs, kernel CPU time "

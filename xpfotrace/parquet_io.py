@@ -27,6 +27,9 @@ def atomic_path(out: str) -> Iterator[str]:
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(out) + ".", suffix=".part",
                                dir=directory)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
     try:
         yield tmp
         os.replace(tmp, out)
