@@ -1,0 +1,111 @@
+"""Raw tracepoint payloads (trace.dat records, perf.data PERF_SAMPLE_RAW) to the event schema.
+
+Fields are located with the event format texts, so any kernel's layout works;
+each field is gathered for all records of an event at once with numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import pyarrow as pa
+
+from .eventformat import EventFormat, Field, format_flags
+from .textbase import to_arrow
+
+U8 = npt.NDArray[np.uint8]
+I64 = npt.NDArray[np.int64]
+
+_PAGE_EVENTS = ("mm_page_alloc", "mm_page_free", "mm_page_free_batched",
+                "mm_page_alloc_zone_locked", "mm_page_pcpu_drain")
+_INT_FIELDS = {"pfn": "pfn", "order": "order", "migratetype": "migratetype",
+               "percpu_refill": "percpu_refill", "prev_pid": "prev_pid", "next_pid": "next_pid",
+               "reason": "tlb_reason", "pages": "tlb_pages"}
+
+
+def read_int(buf: U8, off: I64, f: Field, big_endian: bool = False) -> I64:
+    """Field ``f`` of the payloads at ``off`` as int64 (u64 values keep their bits)."""
+    kind = ("i" if f.signed else "u") + str(f.size)
+    dt = np.dtype(("<" if not big_endian else ">") + kind)
+    raw = buf[(off + f.offset)[:, None] + np.arange(f.size)]
+    out: I64 = raw.view(dt).ravel().astype(np.int64)
+    return out
+
+
+def read_str(buf: U8, off: I64, f: Field) -> npt.NDArray[np.str_]:
+    raw = np.ascontiguousarray(buf[(off + f.offset)[:, None] + np.arange(f.size)])
+    return np.char.decode(raw.view(f"S{f.size}").ravel(), "utf-8", errors="replace")
+
+
+def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, EventFormat],
+           comms: dict[int, str], big_endian: bool = False) -> pa.Table:
+    """Rows in the given order (``seq`` = position) as an EVENT_SCHEMA table."""
+    n = len(off)
+    names = np.empty(n, dtype=object)
+    pid = np.zeros(n, np.int64)
+    cols: dict[str, np.ndarray] = {}
+    strs: dict[str, np.ndarray] = {}
+    for eid in np.unique(ev_id):
+        sel = np.flatnonzero(ev_id == eid)
+        fmt = formats.get(int(eid))
+        names[sel] = fmt.name if fmt else f"unknown_event_{int(eid)}"
+        if fmt is None:
+            continue
+        o = off[sel]
+        if "common_pid" in fmt.fields:
+            pid[sel] = read_int(buf, o, fmt.fields["common_pid"], big_endian)
+        wanted = fmt.name in _PAGE_EVENTS or fmt.name in ("sched_switch", "tlb_flush")
+        if not wanted:
+            continue
+        for src, dst in _INT_FIELDS.items():
+            f = fmt.fields.get(src)
+            if f is None or f.array is not None:
+                continue
+            col = cols.setdefault(dst, np.full(n, np.iinfo(np.int64).min, np.int64))
+            col[sel] = read_int(buf, o, f, big_endian)
+        for src in ("prev_comm", "next_comm"):
+            f = fmt.fields.get(src)
+            if f is not None:
+                s = strs.setdefault(src, np.full(n, None, dtype=object))
+                s[sel] = read_str(buf, o, f)
+        if fmt.name == "mm_page_alloc" and "gfp_flags" in fmt.fields:
+            raw = read_int(buf, o, fmt.fields["gfp_flags"], big_endian).astype(np.uint64)
+            table = fmt.flag_table("gfp_flags") or []
+            uniq, inv = np.unique(raw, return_inverse=True)
+            text = np.array([format_flags(int(u), table) if table else f"0x{int(u):x}"
+                             for u in uniq], dtype=object)  # per distinct value, not event
+            g = strs.setdefault("gfp_flags", np.full(n, None, dtype=object))
+            g[sel] = text[inv]
+        if fmt.name == "mm_page_free_batched" and "order" not in fmt.fields:
+            col = cols.setdefault("order", np.full(n, np.iinfo(np.int64).min, np.int64))
+            col[sel] = 0
+
+    null = np.iinfo(np.int64).min
+    data: dict[str, pl.Series] = {
+        "ts": pl.Series(ts.astype(np.int64)),
+        "cpu": pl.Series(cpu.astype(np.int32)),
+        "seq": pl.Series(np.arange(n, dtype=np.int64)),
+        "pid": pl.Series(pid.astype(np.int32)),
+        "event": pl.Series(names.astype(str)),
+    }
+    for name, col in cols.items():
+        series = pl.Series(name, col)
+        data[name] = series.set(series == null, None)
+    for name, values in strs.items():
+        data[name] = pl.Series(name, values.tolist(), dtype=pl.String)
+    df = pl.DataFrame(data)
+    uniq_pids = df["pid"].unique().to_list()
+    comm_map = pl.DataFrame({"pid": uniq_pids,
+                             "comm": [comms.get(p, "<idle>" if p == 0 else "<...>")
+                                      for p in uniq_pids]},
+                            schema={"pid": pl.Int32, "comm": pl.String})
+    df = df.join(comm_map, on="pid", how="left", maintain_order="left")
+    if "pfn" in df.columns:
+        # the kernel prints a failed allocation's pfn (-1UL) as 0
+        df = df.with_columns(
+            pl.when((pl.col("event") == "mm_page_alloc") & (pl.col("pfn") == -1))
+            .then(0).otherwise(pl.col("pfn")).alias("pfn"))
+    if "pfn" in df.columns:
+        df = df.with_columns(pl.col("pfn").cast(pl.UInt64, wrap_numerical=True))
+    return to_arrow(df)
