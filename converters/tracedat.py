@@ -25,7 +25,7 @@ from xpfotrace.traceinfo import TraceInfo
 
 from .compression import CountingReader
 from .eventformat import EventFormat, parse_format
-from .rawevents import decode
+from .rawevents import decode, read_int
 from .ringbuffer import RingBufferError, decode_pages
 
 MAGIC = b"\x17\x08Dtracing"
@@ -271,14 +271,14 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
     if not hdr.formats:
         raise _Bad("no event formats in the file", 0)
     bufs, bases, ts_l, off_l, cpu_l, idx_l = [], 0, [], [], [], []
-    for cpu_id, off, size in sorted(hdr.cpu_data):
-        pages = _cpu_pages(data, hdr, off, size)
+    for cpu_id, data_off, size in sorted(hdr.cpu_data):
+        pages = _cpu_pages(data, hdr, data_off, size)
         arr = np.frombuffer(pages, dtype=np.uint8)
         usable = len(arr) - len(arr) % hdr.page_size
         try:
             rec = decode_pages(arr[:usable], hdr.page_size, hdr.commit_size)
         except RingBufferError as exc:
-            raise _Bad(f"CPU {cpu_id}: {exc}", off + exc.offset) from None
+            raise _Bad(f"CPU {cpu_id}: {exc}", data_off + exc.offset) from None
         info.lost_events += rec.lost
         bufs.append(arr)
         ts_l.append(rec.ts)
@@ -296,8 +296,6 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
     common = next(iter(hdr.formats.values())).fields.get("common_type")
     if common is None:
         raise _Bad("event formats lack common_type", 0)
-    from .rawevents import read_int
-
     ev_id = read_int(buf, off, common, hdr.big_endian)
     table = decode(buf, off, ev_id, ts, cpu, hdr.formats, hdr.comms, hdr.big_endian)
     info.cpus_header = hdr.cpus
