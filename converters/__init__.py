@@ -16,7 +16,7 @@ from xpfotrace.errors import InputError
 from xpfotrace.trace import DEFAULT_CHUNK_BYTES, ProgressFn
 from xpfotrace.traceinfo import TraceInfo
 
-from . import perf_script, tracecmd_text, tracedat, tracefs_text
+from . import perf_script, perfdata, tracecmd_text, tracedat, tracefs_text
 from .compression import read_head
 from .textbase import TextFormat, read_text
 
@@ -25,7 +25,7 @@ TEXT_FORMATS: dict[str, TextFormat] = {
     "trace-cmd": tracecmd_text.FORMAT,
     "perf-script": perf_script.FORMAT,
 }
-FORMAT_NAMES: tuple[str, ...] = (*TEXT_FORMATS, "trace.dat")
+FORMAT_NAMES: tuple[str, ...] = (*TEXT_FORMATS, "trace.dat", "perf.data")
 
 __all__ = ["FORMAT_NAMES", "TEXT_FORMATS", "detect_format", "open_trace"]
 
@@ -45,9 +45,8 @@ def detect_format(path: str) -> str:
         return "parquet"
     if head.startswith(tracedat.MAGIC):
         return "trace.dat"
-    if head.startswith(b"PERFILE2"):
-        raise InputError(path, "perf.data input is not supported yet; run 'perf script' "
-                         "on it first")
+    if head.startswith(perfdata.MAGIC):
+        return "perf.data"
     text = head.decode("utf-8", errors="replace")
     lines = text.splitlines()[:-1] or text.splitlines()
     first = next((ln for ln in lines if ln.strip()), "")
@@ -73,6 +72,8 @@ def open_trace(path: str, fmt: str | None = None, *, chunk_bytes: int = DEFAULT_
     name = fmt or detect_format(path)
     if name == "trace.dat":
         return tracedat.read_tracedat(path)
+    if name == "perf.data":
+        return perfdata.read_perfdata(path)
     if name not in TEXT_FORMATS:
         raise InputError(path, f"cannot convert format {name!r} "
                          f"(known: {', '.join(FORMAT_NAMES)})")

@@ -1,0 +1,295 @@
+"""``perf.data`` (PERFILE2) of tracepoint samples, read directly.
+
+Header: magic, header size, attr size, the attrs / data / event-types sections
+({u64 offset, u64 size}) and a 256-bit feature bitmap; after the data section,
+one {offset, size} per set feature bit. HEADER_TRACING_DATA holds the event
+format texts in trace.dat v6 layout; HEADER_NRCPUS the CPU count.
+
+Records are one sequential stream (u32 type, u16 misc, u16 size). They are
+located without a loop per record by *pointer jumping*: every 8-byte position
+points to ``position + size``; squaring that jump table log2(R) times collects
+every position reachable from the first record.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import pyarrow as pa
+
+from xpfotrace.errors import InputError
+from xpfotrace.traceinfo import TraceInfo
+
+from .compression import CountingReader
+from .rawevents import decode, read_int
+from .tracedat import MAGIC as TRACING_MAGIC
+from .tracedat import _Bad, _Cursor, _event_formats, _Header, _header_page
+
+MAGIC = b"PERFILE2"
+HEADER_SIZE = 104
+FEAT_TRACING_DATA, FEAT_NRCPUS = 1, 7
+REC_LOST, REC_COMM, REC_FORK, REC_SAMPLE, REC_COMPRESSED = 2, 3, 7, 9, 81
+PERF_TYPE_TRACEPOINT = 2
+
+# sample_type bits, in the order their values appear in a PERF_RECORD_SAMPLE
+S_IDENTIFIER, S_IP, S_TID, S_TIME, S_ADDR = 1 << 16, 1 << 0, 1 << 1, 1 << 2, 1 << 3
+S_READ, S_CALLCHAIN, S_ID, S_CPU, S_PERIOD = 1 << 4, 1 << 5, 1 << 6, 1 << 7, 1 << 8
+S_STREAM_ID, S_RAW = 1 << 9, 1 << 10
+
+I64 = npt.NDArray[np.int64]
+U8 = npt.NDArray[np.uint8]
+
+
+def _record_positions(d: U8) -> I64:
+    """Offsets of the records in the data section ``d``, by pointer jumping."""
+    n = len(d) // 8
+    if n == 0:
+        return np.zeros(0, np.int64)
+    words = d[: n * 8].reshape(n, 8)
+    size = words[:, 6:8].copy().view("<u2").ravel().astype(np.int64)
+    step = size // 8
+    nxt = np.arange(n, dtype=np.int64) + step
+    bad = (size < 8) | (size % 8 != 0) | (nxt > n)
+    nxt[bad] = n  # the sentinel: a corrupt header ends the chain there
+    jump = np.concatenate((nxt, [n]))
+    reach = np.zeros(1, np.int64)  # positions reached in fewer than 2^k steps
+    while True:
+        more = jump[reach]
+        merged = np.union1d(reach, more)
+        if len(merged) == len(reach):
+            break
+        reach = merged
+        jump = jump[jump]
+    reach = reach[reach < n]
+    last = int(reach[-1]) if len(reach) else 0
+    if int(nxt[last]) == n and (bad[last] and n > 0):
+        raise _Bad(f"corrupt record header (size {int(size[last])})", last * 8)
+    return reach * 8
+
+
+def _tracing_data(blob: bytes) -> _Header:
+    """Event formats from HEADER_TRACING_DATA (trace.dat v6 layout, version '0.6')."""
+    if not blob.startswith(TRACING_MAGIC):
+        raise _Bad("HEADER_TRACING_DATA without its tracing magic", 0)
+    c = _Cursor(blob, len(TRACING_MAGIC))
+    c.cstr()  # version, e.g. "0.6"
+    c.need(6)
+    big = blob[c.pos] == 1
+    c.pos += 2
+    c.e = ">" if big else "<"
+    hdr = _Header(version=6, big_endian=big, long_size=blob[c.pos - 1], page_size=c.u(4))
+    if c.take(12) != b"header_page\0":
+        raise _Bad("missing header_page", c.pos - 12)
+    _header_page(c.take(c.u(8)), hdr)
+    if c.take(13) != b"header_event\0":
+        raise _Bad("missing header_event", c.pos - 13)
+    c.take(c.u(8))
+    _event_formats(c, hdr, with_systems=False)
+    _event_formats(c, hdr, with_systems=True)
+    return hdr
+
+
+def read_perfdata(path: str) -> tuple[Iterator[pa.Table], TraceInfo]:
+    """Samples of a perf.data file, in the order ``perf script`` prints them."""
+    info = TraceInfo(source_format="perf.data", source_file=str(path))
+
+    def tables() -> Iterator[pa.Table]:
+        with CountingReader(path) as reader:
+            data = b"".join(iter(lambda: reader.read(1 << 24), b""))
+        try:
+            yield _convert(data, info)
+        except _Bad as exc:
+            raise InputError(path, str(exc), offset=exc.offset) from None
+
+    return tables(), info
+
+
+def _convert(data: bytes, info: TraceInfo) -> pa.Table:
+    if not data.startswith(MAGIC):
+        raise _Bad("not a perf.data file (bad magic)", 0)
+    if len(data) < HEADER_SIZE:
+        raise _Bad("truncated perf.data header", len(data))
+    (_, hsize, attr_size, attr_off, attr_len, data_off, data_len, _, _) = struct.unpack_from(
+        "<8sQQQQQQQQ", data, 0)
+    if hsize < HEADER_SIZE:
+        raise _Bad(f"perf.data header size {hsize} is too small", 8)
+    features = int.from_bytes(data[72:104], "little")
+    if data_off + data_len > len(data):
+        raise _Bad(f"data section ({data_len} bytes) runs past the end of the file", 40)
+    if attr_size < 16 or attr_off + attr_len > len(data):
+        raise _Bad("attribute section runs past the end of the file", 24)
+    # attributes: sample_type must agree (one layout for every sample)
+    sample_types = set()
+    sample_id_all = True
+    for a in range(attr_off, attr_off + attr_len, attr_size):
+        ptype, _, _, _, stype, _, flags = struct.unpack_from("<IIQQQQQ", data, a)
+        if ptype == PERF_TYPE_TRACEPOINT:
+            sample_types.add(stype)
+            sample_id_all = sample_id_all and bool(flags >> 18 & 1)
+    if len(sample_types) != 1:
+        raise _Bad("perf.data without tracepoint events, or with mixed sample layouts",
+                   attr_off)
+    stype = sample_types.pop()
+    if not stype & S_RAW or stype & (S_READ | S_CALLCHAIN):
+        raise _Bad("samples need PERF_SAMPLE_RAW and no READ/CALLCHAIN data "
+                   "(record tracepoints without -g)", attr_off)
+    # features after the data section: one {offset, size} per set bit, in bit order
+    feat_at = data_off + data_len
+    sections: dict[int, tuple[int, int]] = {}
+    for bit in range(256):
+        if features >> bit & 1:
+            if feat_at + 16 > len(data):
+                raise _Bad("feature section table runs past the end of the file", feat_at)
+            sections[bit] = struct.unpack_from("<QQ", data, feat_at)
+            feat_at += 16
+    if FEAT_TRACING_DATA not in sections:
+        raise _Bad("no HEADER_TRACING_DATA (event formats) in this perf.data", 72)
+    toff, tlen = sections[FEAT_TRACING_DATA]
+    if toff + tlen > len(data):
+        raise _Bad("HEADER_TRACING_DATA runs past the end of the file", toff)
+    try:
+        hdr = _tracing_data(data[toff:toff + tlen])
+    except _Bad as exc:
+        raise _Bad(str(exc), toff + exc.offset) from None
+    if FEAT_NRCPUS in sections:
+        noff, _ = sections[FEAT_NRCPUS]
+        _avail, online = struct.unpack_from("<II", data, noff)
+        info.cpus_header = int(online)
+
+    d = np.frombuffer(data, np.uint8, count=data_len, offset=data_off)
+    pos = _record_positions(d)
+    hdr_words = d[pos[:, None] + np.arange(8)]
+    rtype = hdr_words[:, 0:4].copy().view("<u4").ravel()
+    rsize = hdr_words[:, 6:8].copy().view("<u2").ravel().astype(np.int64)
+    if (rtype == REC_COMPRESSED).any():
+        raise _Bad("compressed records (perf record -z) are not supported", int(
+            data_off + pos[np.argmax(rtype == REC_COMPRESSED)]))
+    # lost events
+    lost = pos[rtype == REC_LOST]
+    if len(lost):
+        info.lost_events += int(d[(lost + 16)[:, None] + np.arange(8)].copy()
+                                .view("<u8").astype(np.int64).sum())
+    # samples: fixed layout given sample_type
+    smp = pos[rtype == REC_SAMPLE]
+    o = smp + 8
+    fields = {}
+    for bit, width in ((S_IDENTIFIER, 8), (S_IP, 8), (S_TID, 8), (S_TIME, 8), (S_ADDR, 8),
+                       (S_ID, 8), (S_STREAM_ID, 8), (S_CPU, 8), (S_PERIOD, 8)):
+        if stype & bit:
+            fields[bit] = o.copy()
+            o = o + width
+    raw_size = d[o[:, None] + np.arange(4)].copy().view("<u4").ravel().astype(np.int64)
+    payload = o + 4
+    end = smp + rsize[rtype == REC_SAMPLE]
+    if (payload + raw_size > end).any():
+        bad = int(smp[np.argmax(payload + raw_size > end)])
+        raise _Bad("sample raw data overruns its record", data_off + bad)
+    if S_TIME not in fields or S_CPU not in fields or S_TID not in fields:
+        raise _Bad("samples need TID, TIME and CPU", attr_off)
+
+    def u(at: I64, width: int, signed: bool = False) -> I64:
+        kind = ("<i" if signed else "<u") + str(width)
+        out: I64 = d[at[:, None] + np.arange(width)].copy().view(kind).ravel().astype(np.int64)
+        return out
+
+    ts = u(fields[S_TIME], 8)
+    cpu = u(fields[S_CPU], 4)
+    tid = u(fields[S_TID] + 4, 4, signed=True)
+    order = np.lexsort((smp, cpu, ts))  # perf script's time order; lower CPU first on ties
+    ts, cpu, tid, payload = ts[order], cpu[order], tid[order], payload[order]
+    smp_sorted = smp[order]
+    common = next(iter(hdr.formats.values())).fields["common_type"]
+    buf = np.asarray(d)
+    ev_id = read_int(buf, payload, common, hdr.big_endian)
+    table = decode(buf, payload, ev_id, ts, cpu, hdr.formats, {}, hdr.big_endian)
+    # pid and comm as perf script shows them: the sample's tid, its comm from COMM records
+    # side-band records carry a sample_id trailer (sample_id_all): order them by its time,
+    # as perf does; without it, by file position
+    after_time = sum(1 for b in (S_ID, S_STREAM_ID, S_CPU, S_IDENTIFIER) if stype & b)
+    back = 8 * (after_time + 1) if sample_id_all and stype & S_TIME else None
+    comms = _comm_records(d, pos[rtype == REC_COMM], rsize[rtype == REC_COMM], back)
+    comms = _with_forks(d, pos[rtype == REC_FORK], rsize[rtype == REC_FORK], comms, back)
+    df = pl.from_arrow(table)
+    assert isinstance(df, pl.DataFrame)
+    df = df.with_columns(pl.Series("pid", tid.astype(np.int32)),
+                         pl.Series("_pos", ts if back is not None else smp_sorted))
+    df = _attach_comm(df, comms).drop("_pos")
+    info.events = df.height
+    info.max_cpu = int(cpu.max()) if len(cpu) else -1
+    first = {}
+    for c in np.unique(cpu):
+        first[int(c)] = int(ts[np.argmax(cpu == c)])
+    info.cpu_first_ts = first
+    from .textbase import to_arrow
+
+    return to_arrow(df)
+
+
+def _key(d: U8, pos: I64, size: I64, back: int | None) -> I64:
+    """Ordering key of side-band records: trailer time, else file position."""
+    if back is None:
+        return pos.astype(np.int64)
+    at = pos + size - back
+    out: I64 = d[at[:, None] + np.arange(8)].copy().view("<u8").ravel().astype(np.int64)
+    return out
+
+
+def _comm_records(d: U8, pos: I64, size: I64, back: int | None) -> pl.DataFrame:
+    """(tid, time or file position, comm) of every PERF_RECORD_COMM."""
+    if not len(pos):
+        return pl.DataFrame(schema={"pid": pl.Int32, "_pos": pl.Int64, "_file": pl.Int64,
+                                    "comm": pl.String})
+    tid = d[(pos + 12)[:, None] + np.arange(4)].copy().view("<i4").ravel()
+    width = int((size - 16).max())
+    idx = np.minimum((pos + 16)[:, None] + np.arange(width), len(d) - 1)
+    raw = d[idx].copy()
+    # the name ends at its first NUL (a sample_id trailer may follow the padding)
+    col = np.arange(width)[None, :]
+    nul = np.where((raw == 0).any(axis=1), (raw == 0).argmax(axis=1), width)
+    raw[(col >= nul[:, None]) | (col >= (size - 16)[:, None])] = 0
+    names = np.char.decode(raw.view(f"S{width}").ravel(), "utf-8", errors="replace")
+    return pl.DataFrame({"pid": tid.astype(np.int32), "_pos": _key(d, pos, size, back),
+                         "_file": pos.astype(np.int64),
+                         "comm": names.tolist()}).sort("_pos", "_file")
+
+
+def _with_forks(d: U8, pos: I64, size: I64, comms: pl.DataFrame,
+                back: int | None) -> pl.DataFrame:
+    """Add a comm event per PERF_RECORD_FORK: the child takes its parent's comm then."""
+    if not len(pos):
+        return comms
+    words = d[(pos + 8)[:, None] + np.arange(16)].copy().view("<i4")
+    forks = pl.DataFrame({"pid": words[:, 2].astype(np.int32),  # child tid
+                          "ptid": words[:, 3].astype(np.int32),
+                          "_pos": _key(d, pos, size, back),
+                          "_file": pos.astype(np.int64)}).sort("_pos", "_file")
+    known = comms
+    for _ in range(64):  # fork chains: a child forking before it execs
+        resolved = forks.join_asof(known.rename({"pid": "ptid"}).drop("_file"), on="_pos",
+                                   by="ptid", strategy="backward", check_sortedness=False)
+        new = resolved.filter(pl.col("comm").is_not_null()).select("pid", "_pos", "_file",
+                                                                    "comm")
+        # ties in time keep file order: the asof join takes the last of equal keys
+        merged = pl.concat([comms, new]).sort("_pos", "_file")
+        if merged.height == known.height:
+            break
+        known = merged
+    return known
+
+
+def _attach_comm(df: pl.DataFrame, comms: pl.DataFrame) -> pl.DataFrame:
+    """Each sample's comm: its thread's latest COMM record before it in the file."""
+    base = df.drop("comm") if "comm" in df.columns else df
+    keyed = base.with_row_index("_row").sort("_pos")
+    joined = keyed.join_asof(comms.drop("_file"), on="_pos", by="pid", strategy="backward",
+                             check_sortedness=False)  # both sides are sorted by _pos
+    joined = joined.with_columns(
+        pl.when(pl.col("pid") == -1).then(pl.lit(":-1"))
+        .when(pl.col("pid") == 0).then(pl.lit("swapper"))
+        .otherwise(pl.col("comm").fill_null(pl.lit(":") + pl.col("pid").cast(pl.String)))
+        .alias("comm"))
+    return joined.sort("_row").drop("_row")
