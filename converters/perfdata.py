@@ -27,7 +27,15 @@ from xpfotrace.traceinfo import TraceInfo
 from .compression import CountingReader
 from .rawevents import decode, read_int
 from .tracedat import MAGIC as TRACING_MAGIC
-from .tracedat import _Bad, _Cursor, _event_formats, _Header, _header_page
+from .tracedat import (
+    _Bad,
+    _Cursor,
+    _event_formats,
+    _Header,
+    _header_page,
+    common_type_field,
+    parse_used,
+)
 
 MAGIC = b"PERFILE2"
 HEADER_SIZE = 104
@@ -202,10 +210,10 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
     order = np.lexsort((smp, cpu, ts))  # perf script's time order; lower CPU first on ties
     ts, cpu, tid, payload = ts[order], cpu[order], tid[order], payload[order]
     smp_sorted = smp[order]
-    common = next(iter(hdr.formats.values())).fields["common_type"]
+    common = common_type_field(hdr)
     buf = np.asarray(d)
     ev_id = read_int(buf, payload, common, hdr.big_endian)
-    table = decode(buf, payload, ev_id, ts, cpu, hdr.formats, {}, hdr.big_endian)
+    table = decode(buf, payload, ev_id, ts, cpu, parse_used(hdr, ev_id), {}, hdr.big_endian)
     # pid and comm as perf script shows them: the sample's tid, its comm from COMM records
     # side-band records carry a sample_id trailer (sample_id_all): order them by its time,
     # as perf does; without it, by file position

@@ -25,10 +25,22 @@ _INT_FIELDS = {"pfn": "pfn", "order": "order", "migratetype": "migratetype",
 
 
 def read_int(buf: U8, off: I64, f: Field, big_endian: bool = False) -> I64:
-    """Field ``f`` of the payloads at ``off`` as int64 (u64 values keep their bits)."""
+    """Field ``f`` of the payloads at ``off`` as int64 (u64 values keep their bits).
+
+    Ring-buffer records and perf raw payloads are 4-byte aligned, so 4- and 8-byte
+    fields are one or two gathers from a 32-bit view; anything else gathers bytes.
+    """
+    at = off + f.offset
     kind = ("i" if f.signed else "u") + str(f.size)
+    if not big_endian and len(buf) % 4 == 0 and f.size in (4, 8) and not (at % 4).any():
+        words = buf.view("<u4")
+        lo = words[at // 4].astype(np.int64)
+        if f.size == 4:
+            return lo - ((lo >> 31) << 32) if f.signed else lo
+        hi = words[at // 4 + 1].astype(np.int64)
+        return (hi << 32) | lo  # wraps to the signed reinterpretation, as wanted
     dt = np.dtype(("<" if not big_endian else ">") + kind)
-    raw = buf[(off + f.offset)[:, None] + np.arange(f.size)]
+    raw = buf[at[:, None] + np.arange(f.size)]
     out: I64 = raw.view(dt).ravel().astype(np.int64)
     return out
 
@@ -42,14 +54,17 @@ def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, 
            comms: dict[int, str], big_endian: bool = False) -> pa.Table:
     """Rows in the given order (``seq`` = position) as an EVENT_SCHEMA table."""
     n = len(off)
-    names = np.empty(n, dtype=object)
     pid = np.zeros(n, np.int64)
     cols: dict[str, np.ndarray] = {}
-    strs: dict[str, np.ndarray] = {}
-    for eid in np.unique(ev_id):
-        sel = np.flatnonzero(ev_id == eid)
+    strs: dict[str, pl.Series] = {}
+    ids, codes = np.unique(ev_id, return_inverse=True)
+    id_names = [formats[int(i)].name if int(i) in formats else f"unknown_event_{int(i)}"
+                for i in ids]
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(ids) + 1))
+    for k, eid in enumerate(ids):
+        sel = order[bounds[k]:bounds[k + 1]]
         fmt = formats.get(int(eid))
-        names[sel] = fmt.name if fmt else f"unknown_event_{int(eid)}"
         if fmt is None:
             continue
         o = off[sel]
@@ -67,33 +82,34 @@ def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, 
         for src in ("prev_comm", "next_comm"):
             f = fmt.fields.get(src)
             if f is not None:
-                s = strs.setdefault(src, np.full(n, None, dtype=object))
-                s[sel] = read_str(buf, o, f)
+                col_s = strs.setdefault(src, pl.Series(src, [None] * n, dtype=pl.String))
+                col_s.scatter(sel, pl.Series(read_str(buf, o, f).tolist(), dtype=pl.String))
         if fmt.name == "mm_page_alloc" and "gfp_flags" in fmt.fields:
             raw = read_int(buf, o, fmt.fields["gfp_flags"], big_endian).astype(np.uint64)
             table = fmt.flag_table("gfp_flags") or []
             uniq, inv = np.unique(raw, return_inverse=True)
             text = np.array([format_flags(int(u), table) if table else f"0x{int(u):x}"
                              for u in uniq], dtype=object)  # per distinct value, not event
-            g = strs.setdefault("gfp_flags", np.full(n, None, dtype=object))
-            g[sel] = text[inv]
+            g = strs.setdefault("gfp_flags", pl.Series("gfp_flags", [None] * n,
+                                                       dtype=pl.String))
+            g.scatter(sel, pl.Series(text.tolist(), dtype=pl.String).gather(inv.ravel()))
         if fmt.name == "mm_page_free_batched" and "order" not in fmt.fields:
             col = cols.setdefault("order", np.full(n, np.iinfo(np.int64).min, np.int64))
             col[sel] = 0
 
     null = np.iinfo(np.int64).min
     data: dict[str, pl.Series] = {
-        "ts": pl.Series(ts.astype(np.int64)),
+        "ts": pl.Series(ts),
         "cpu": pl.Series(cpu.astype(np.int32)),
         "seq": pl.Series(np.arange(n, dtype=np.int64)),
         "pid": pl.Series(pid.astype(np.int32)),
-        "event": pl.Series(names.astype(str)),
+        "event": pl.Series(id_names, dtype=pl.String).gather(codes.ravel()),
     }
     for name, col in cols.items():
         series = pl.Series(name, col)
         data[name] = series.set(series == null, None)
-    for name, values in strs.items():
-        data[name] = pl.Series(name, values.tolist(), dtype=pl.String)
+    for name, series in strs.items():
+        data[name] = series
     df = pl.DataFrame(data)
     uniq_pids = df["pid"].unique().to_list()
     comm_map = pl.DataFrame({"pid": uniq_pids,

@@ -24,7 +24,7 @@ from xpfotrace.errors import InputError
 from xpfotrace.traceinfo import TraceInfo
 
 from .compression import CountingReader
-from .eventformat import EventFormat, parse_format
+from .eventformat import EventFormat, Field, parse_format
 from .rawevents import decode, read_int
 from .ringbuffer import RingBufferError, decode_pages
 
@@ -48,7 +48,7 @@ class _Header:
     page_size: int
     compression: str = "none"
     commit_size: int = 8
-    formats: dict[int, EventFormat] = field(default_factory=dict)
+    format_texts: dict[int, tuple[str, bytes]] = field(default_factory=dict)
     comms: dict[int, str] = field(default_factory=dict)
     cpus: int | None = None
     clock: str = ""
@@ -122,18 +122,33 @@ def _header_page(text: bytes, hdr: _Header) -> None:
         hdr.commit_size = int(m.group(1))
 
 
+_ID = re.compile(rb"^ID:\s*(\d+)", re.M)
+
+
 def _event_formats(c: _Cursor, hdr: _Header, with_systems: bool) -> None:
+    """Index the format texts by event ID; they are parsed only for IDs that occur."""
     systems = c.u(4) if with_systems else 1
     for _ in range(systems):
         system = c.cstr() if with_systems else "ftrace"
         for _ in range(c.u(4)):
-            size = c.u(8)
-            text = c.take(size).decode("utf-8", errors="replace")
-            try:
-                fmt = parse_format(text, system)
-            except ValueError:
-                continue
-            hdr.formats[fmt.id] = fmt
+            text = c.take(c.u(8))
+            m = _ID.search(text)
+            if m:
+                hdr.format_texts[int(m.group(1))] = (system, text)
+
+
+def parse_used(hdr: _Header, ids: np.ndarray) -> dict[int, EventFormat]:
+    """EventFormats of the IDs present (and of one format, for the common fields)."""
+    out: dict[int, EventFormat] = {}
+    for eid in [int(i) for i in np.unique(ids)] + list(hdr.format_texts)[:1]:
+        if eid in out or eid not in hdr.format_texts:
+            continue
+        system, text = hdr.format_texts[eid]
+        try:
+            out[eid] = parse_format(text.decode("utf-8", errors="replace"), system)
+        except ValueError:
+            continue
+    return out
 
 
 def _cmdlines(text: bytes, hdr: _Header) -> None:
@@ -231,6 +246,18 @@ def _cpu_pages(data: bytes, hdr: _Header, off: int, size: int) -> bytes:
     return b"".join(parts)
 
 
+def common_type_field(hdr: _Header) -> Field:
+    """The ``common_type`` field (the same in every format of a kernel)."""
+    for system, text in hdr.format_texts.values():
+        try:
+            f = parse_format(text.decode("utf-8", errors="replace"), system).fields
+        except ValueError:
+            continue
+        if "common_type" in f:
+            return f["common_type"]
+    raise _Bad("event formats lack common_type", 0)
+
+
 def read_header(data: bytes) -> _Header:
     if not data.startswith(MAGIC):
         raise _Bad("not a trace.dat file (bad magic)", 0)
@@ -268,7 +295,7 @@ def read_tracedat(path: str) -> tuple[Iterator[pa.Table], TraceInfo]:
 
 def _convert(data: bytes, info: TraceInfo) -> pa.Table:
     hdr = read_header(data)
-    if not hdr.formats:
+    if not hdr.format_texts:
         raise _Bad("no event formats in the file", 0)
     bufs, bases, ts_l, off_l, cpu_l, idx_l = [], 0, [], [], [], []
     for cpu_id, data_off, size in sorted(hdr.cpu_data):
@@ -293,11 +320,9 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
     cpu, idx = np.concatenate(cpu_l), np.concatenate(idx_l)
     order = np.lexsort((idx, cpu, ts))  # time-ordered merge, lower CPU first on ties
     ts, off, cpu = ts[order], off[order], cpu[order]
-    common = next(iter(hdr.formats.values())).fields.get("common_type")
-    if common is None:
-        raise _Bad("event formats lack common_type", 0)
+    common = common_type_field(hdr)
     ev_id = read_int(buf, off, common, hdr.big_endian)
-    table = decode(buf, off, ev_id, ts, cpu, hdr.formats, hdr.comms, hdr.big_endian)
+    table = decode(buf, off, ev_id, ts, cpu, parse_used(hdr, ev_id), hdr.comms, hdr.big_endian)
     info.cpus_header = hdr.cpus
     info.events = table.num_rows
     info.max_cpu = int(cpu.max())
