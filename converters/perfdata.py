@@ -21,20 +21,17 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
-from xpfotrace.errors import InputError
 from xpfotrace.traceinfo import TraceInfo
 
-from .compression import CountingReader
+from .binfile import BinaryFormatError, binary_tables
 from .rawevents import decode, read_int
 from .tracedat import MAGIC as TRACING_MAGIC
 from .tracedat import (
-    _Bad,
     _Cursor,
-    _event_formats,
     _Header,
-    _header_page,
     common_type_field,
     parse_used,
+    read_v6_formats,
 )
 
 MAGIC = b"PERFILE2"
@@ -75,14 +72,14 @@ def _record_positions(d: U8) -> I64:
     reach = reach[reach < n]
     last = int(reach[-1]) if len(reach) else 0
     if int(nxt[last]) == n and (bad[last] and n > 0):
-        raise _Bad(f"corrupt record header (size {int(size[last])})", last * 8)
+        raise BinaryFormatError(f"corrupt record header (size {int(size[last])})", last * 8)
     return reach * 8
 
 
 def _tracing_data(blob: bytes) -> _Header:
     """Event formats from HEADER_TRACING_DATA (trace.dat v6 layout, version '0.6')."""
     if not blob.startswith(TRACING_MAGIC):
-        raise _Bad("HEADER_TRACING_DATA without its tracing magic", 0)
+        raise BinaryFormatError("HEADER_TRACING_DATA without its tracing magic", 0)
     c = _Cursor(blob, len(TRACING_MAGIC))
     c.cstr()  # version, e.g. "0.6"
     c.need(6)
@@ -90,14 +87,7 @@ def _tracing_data(blob: bytes) -> _Header:
     c.pos += 2
     c.e = ">" if big else "<"
     hdr = _Header(version=6, big_endian=big, long_size=blob[c.pos - 1], page_size=c.u(4))
-    if c.take(12) != b"header_page\0":
-        raise _Bad("missing header_page", c.pos - 12)
-    _header_page(c.take(c.u(8)), hdr)
-    if c.take(13) != b"header_event\0":
-        raise _Bad("missing header_event", c.pos - 13)
-    c.take(c.u(8))
-    _event_formats(c, hdr, with_systems=False)
-    _event_formats(c, hdr, with_systems=True)
+    read_v6_formats(c, hdr)
     return hdr
 
 
@@ -105,31 +95,24 @@ def read_perfdata(path: str) -> tuple[Iterator[pa.Table], TraceInfo]:
     """Samples of a perf.data file, in the order ``perf script`` prints them."""
     info = TraceInfo(source_format="perf.data", source_file=str(path))
 
-    def tables() -> Iterator[pa.Table]:
-        with CountingReader(path) as reader:
-            data = b"".join(iter(lambda: reader.read(1 << 24), b""))
-        try:
-            yield _convert(data, info)
-        except _Bad as exc:
-            raise InputError(path, str(exc), offset=exc.offset) from None
-
-    return tables(), info
+    return binary_tables(path, info, _convert), info
 
 
 def _convert(data: bytes, info: TraceInfo) -> pa.Table:
     if not data.startswith(MAGIC):
-        raise _Bad("not a perf.data file (bad magic)", 0)
+        raise BinaryFormatError("not a perf.data file (bad magic)", 0)
     if len(data) < HEADER_SIZE:
-        raise _Bad("truncated perf.data header", len(data))
+        raise BinaryFormatError("truncated perf.data header", len(data))
     (_, hsize, attr_size, attr_off, attr_len, data_off, data_len, _, _) = struct.unpack_from(
         "<8sQQQQQQQQ", data, 0)
     if hsize < HEADER_SIZE:
-        raise _Bad(f"perf.data header size {hsize} is too small", 8)
+        raise BinaryFormatError(f"perf.data header size {hsize} is too small", 8)
     features = int.from_bytes(data[72:104], "little")
     if data_off + data_len > len(data):
-        raise _Bad(f"data section ({data_len} bytes) runs past the end of the file", 40)
+        raise BinaryFormatError(
+            f"data section ({data_len} bytes) runs past the end of the file", 40)
     if attr_size < 16 or attr_off + attr_len > len(data):
-        raise _Bad("attribute section runs past the end of the file", 24)
+        raise BinaryFormatError("attribute section runs past the end of the file", 24)
     # attributes: sample_type must agree (one layout for every sample)
     sample_types = set()
     sample_id_all = True
@@ -139,11 +122,11 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
             sample_types.add(stype)
             sample_id_all = sample_id_all and bool(flags >> 18 & 1)
     if len(sample_types) != 1:
-        raise _Bad("perf.data without tracepoint events, or with mixed sample layouts",
+        raise BinaryFormatError("perf.data without tracepoint events, or with mixed sample layouts",
                    attr_off)
     stype = sample_types.pop()
     if not stype & S_RAW or stype & (S_READ | S_CALLCHAIN):
-        raise _Bad("samples need PERF_SAMPLE_RAW and no READ/CALLCHAIN data "
+        raise BinaryFormatError("samples need PERF_SAMPLE_RAW and no READ/CALLCHAIN data "
                    "(record tracepoints without -g)", attr_off)
     # features after the data section: one {offset, size} per set bit, in bit order
     feat_at = data_off + data_len
@@ -151,18 +134,19 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
     for bit in range(256):
         if features >> bit & 1:
             if feat_at + 16 > len(data):
-                raise _Bad("feature section table runs past the end of the file", feat_at)
+                raise BinaryFormatError(
+                    "feature section table runs past the end of the file", feat_at)
             sections[bit] = struct.unpack_from("<QQ", data, feat_at)
             feat_at += 16
     if FEAT_TRACING_DATA not in sections:
-        raise _Bad("no HEADER_TRACING_DATA (event formats) in this perf.data", 72)
+        raise BinaryFormatError("no HEADER_TRACING_DATA (event formats) in this perf.data", 72)
     toff, tlen = sections[FEAT_TRACING_DATA]
     if toff + tlen > len(data):
-        raise _Bad("HEADER_TRACING_DATA runs past the end of the file", toff)
+        raise BinaryFormatError("HEADER_TRACING_DATA runs past the end of the file", toff)
     try:
         hdr = _tracing_data(data[toff:toff + tlen])
-    except _Bad as exc:
-        raise _Bad(str(exc), toff + exc.offset) from None
+    except BinaryFormatError as exc:
+        raise BinaryFormatError(str(exc), toff + exc.offset) from None
     if FEAT_NRCPUS in sections:
         noff, _ = sections[FEAT_NRCPUS]
         _avail, online = struct.unpack_from("<II", data, noff)
@@ -174,7 +158,7 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
     rtype = hdr_words[:, 0:4].copy().view("<u4").ravel()
     rsize = hdr_words[:, 6:8].copy().view("<u2").ravel().astype(np.int64)
     if (rtype == REC_COMPRESSED).any():
-        raise _Bad("compressed records (perf record -z) are not supported", int(
+        raise BinaryFormatError("compressed records (perf record -z) are not supported", int(
             data_off + pos[np.argmax(rtype == REC_COMPRESSED)]))
     # lost events
     lost = pos[rtype == REC_LOST]
@@ -195,9 +179,9 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
     end = smp + rsize[rtype == REC_SAMPLE]
     if (payload + raw_size > end).any():
         bad = int(smp[np.argmax(payload + raw_size > end)])
-        raise _Bad("sample raw data overruns its record", data_off + bad)
+        raise BinaryFormatError("sample raw data overruns its record", data_off + bad)
     if S_TIME not in fields or S_CPU not in fields or S_TID not in fields:
-        raise _Bad("samples need TID, TIME and CPU", attr_off)
+        raise BinaryFormatError("samples need TID, TIME and CPU", attr_off)
 
     def u(at: I64, width: int, signed: bool = False) -> I64:
         kind = ("<i" if signed else "<u") + str(width)

@@ -20,10 +20,9 @@ import numpy as np
 import pyarrow as pa
 import zstandard
 
-from xpfotrace.errors import InputError
 from xpfotrace.traceinfo import TraceInfo
 
-from .compression import CountingReader
+from .binfile import BinaryFormatError, binary_tables
 from .eventformat import EventFormat, Field, parse_format
 from .rawevents import decode, read_int
 from .ringbuffer import RingBufferError, decode_pages
@@ -32,12 +31,6 @@ MAGIC = b"\x17\x08Dtracing"
 OPT_DONE, OPT_BUFFER, OPT_CPUCOUNT = 0, 3, 8
 OPT_HEADER_INFO, OPT_FTRACE_EVENTS, OPT_EVENT_FORMATS, OPT_CMDLINES = 16, 17, 18, 21
 OPT_TRACECLOCK = 4
-
-
-class _Bad(Exception):
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.offset = offset
 
 
 @dataclass
@@ -64,7 +57,7 @@ class _Cursor:
 
     def need(self, n: int) -> None:
         if self.pos + n > len(self.data):
-            raise _Bad(f"unexpected end of data (needed {n} bytes)", self.pos)
+            raise BinaryFormatError(f"unexpected end of data (needed {n} bytes)", self.pos)
 
     def u(self, size: int) -> int:
         self.need(size)
@@ -78,7 +71,7 @@ class _Cursor:
             self.data, memoryview) else self.data[self.pos:self.pos + 4096]
         end = data.find(b"\0")
         if end < 0:
-            raise _Bad("unterminated string", self.pos)
+            raise BinaryFormatError("unterminated string", self.pos)
         s = data[:end].decode("utf-8", errors="replace")
         self.pos += end + 1
         return s
@@ -97,8 +90,8 @@ def _decompress(method: str, data: bytes, size: int, where: int) -> bytes:
         if method == "zlib":
             return zlib.decompress(data)
     except (zstandard.ZstdError, zlib.error) as exc:
-        raise _Bad(f"corrupt {method} data ({exc})", where) from None
-    raise _Bad(f"unsupported compression {method!r}", where)
+        raise BinaryFormatError(f"corrupt {method} data ({exc})", where) from None
+    raise BinaryFormatError(f"unsupported compression {method!r}", where)
 
 
 def _section(data: bytes, off: int, hdr: _Header) -> bytes:
@@ -109,7 +102,7 @@ def _section(data: bytes, off: int, hdr: _Header) -> bytes:
     c.u(4)  # description string id
     size = c.u(8)
     if off + 16 + size > len(data):
-        raise _Bad(f"section size {size} runs past the end of the file", off)
+        raise BinaryFormatError(f"section size {size} runs past the end of the file", off)
     if flags & 1:
         csize, usize = c.u(4), c.u(4)
         return _decompress(hdr.compression, c.take(csize), usize, c.pos)
@@ -201,15 +194,20 @@ def _read_v7(data: bytes, c: _Cursor, hdr: _Header) -> None:
                 _cmdlines(cl.take(cl.u(8)), hdr)
 
 
-def _read_v6(data: bytes, c: _Cursor, hdr: _Header) -> None:
+def read_v6_formats(c: _Cursor, hdr: _Header) -> None:
+    """header_page, header_event and the event formats, in v6 order (also perf.data's)."""
     if c.take(12) != b"header_page\0":
-        raise _Bad("missing header_page", c.pos - 12)
+        raise BinaryFormatError("missing header_page", c.pos - 12)
     _header_page(c.take(c.u(8)), hdr)
     if c.take(13) != b"header_event\0":
-        raise _Bad("missing header_event", c.pos - 13)
+        raise BinaryFormatError("missing header_event", c.pos - 13)
     c.take(c.u(8))
     _event_formats(c, hdr, with_systems=False)
     _event_formats(c, hdr, with_systems=True)
+
+
+def _read_v6(data: bytes, c: _Cursor, hdr: _Header) -> None:
+    read_v6_formats(c, hdr)
     c.take(c.u(4))  # kallsyms
     c.take(c.u(4))  # printk formats
     _cmdlines(c.take(c.u(8)), hdr)
@@ -224,9 +222,9 @@ def _read_v6(data: bytes, c: _Cursor, hdr: _Header) -> None:
                 c.take(c.u(4))
             continue
         if tag == b"latency  \0":
-            raise _Bad("latency-tracer files hold no flyrecord data", c.pos - 10)
+            raise BinaryFormatError("latency-tracer files hold no flyrecord data", c.pos - 10)
         if tag != b"flyrecord\0":
-            raise _Bad("expected 'options', 'latency' or 'flyrecord'", c.pos - 10)
+            raise BinaryFormatError("expected 'options', 'latency' or 'flyrecord'", c.pos - 10)
         for cpu in range(hdr.cpus):
             hdr.cpu_data.append((cpu, c.u(8), c.u(8)))
         return
@@ -234,7 +232,7 @@ def _read_v6(data: bytes, c: _Cursor, hdr: _Header) -> None:
 
 def _cpu_pages(data: bytes, hdr: _Header, off: int, size: int) -> bytes:
     if off + size > len(data):
-        raise _Bad(f"CPU data ({size} bytes) runs past the end of the file", off)
+        raise BinaryFormatError(f"CPU data ({size} bytes) runs past the end of the file", off)
     if hdr.compression in ("none", "") or hdr.version < 7 or size == 0:
         return data[off:off + size]
     c = _Cursor(data, off, hdr.big_endian)
@@ -255,16 +253,16 @@ def common_type_field(hdr: _Header) -> Field:
             continue
         if "common_type" in f:
             return f["common_type"]
-    raise _Bad("event formats lack common_type", 0)
+    raise BinaryFormatError("event formats lack common_type", 0)
 
 
 def read_header(data: bytes) -> _Header:
     if not data.startswith(MAGIC):
-        raise _Bad("not a trace.dat file (bad magic)", 0)
+        raise BinaryFormatError("not a trace.dat file (bad magic)", 0)
     c = _Cursor(data, len(MAGIC))
     version = c.cstr()
     if version not in ("6", "7"):
-        raise _Bad(f"unsupported trace.dat version {version!r}", len(MAGIC))
+        raise BinaryFormatError(f"unsupported trace.dat version {version!r}", len(MAGIC))
     c.need(6)
     big = data[c.pos] == 1
     long_size = data[c.pos + 1]
@@ -273,7 +271,7 @@ def read_header(data: bytes) -> _Header:
     hdr = _Header(version=int(version), big_endian=big, long_size=long_size,
                   page_size=c.u(4))
     if hdr.page_size <= 0 or hdr.page_size & (hdr.page_size - 1):
-        raise _Bad(f"bad page size {hdr.page_size}", c.pos - 4)
+        raise BinaryFormatError(f"bad page size {hdr.page_size}", c.pos - 4)
     (_read_v7 if hdr.version == 7 else _read_v6)(data, c, hdr)
     return hdr
 
@@ -282,21 +280,13 @@ def read_tracedat(path: str) -> tuple[Iterator[pa.Table], TraceInfo]:
     """Events of a trace.dat file, in the order trace-cmd report prints them."""
     info = TraceInfo(source_format="trace.dat", source_file=str(path))
 
-    def tables() -> Iterator[pa.Table]:
-        with CountingReader(path) as reader:  # also .zst/.gz/.xz; offsets are uncompressed
-            data = b"".join(iter(lambda: reader.read(1 << 24), b""))
-        try:
-            yield _convert(data, info)
-        except _Bad as exc:
-            raise InputError(path, str(exc), offset=exc.offset) from None
-
-    return tables(), info
+    return binary_tables(path, info, _convert), info
 
 
 def _convert(data: bytes, info: TraceInfo) -> pa.Table:
     hdr = read_header(data)
     if not hdr.format_texts:
-        raise _Bad("no event formats in the file", 0)
+        raise BinaryFormatError("no event formats in the file", 0)
     bufs, bases, ts_l, off_l, cpu_l, idx_l = [], 0, [], [], [], []
     for cpu_id, data_off, size in sorted(hdr.cpu_data):
         pages = _cpu_pages(data, hdr, data_off, size)
@@ -305,7 +295,7 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
         try:
             rec = decode_pages(arr[:usable], hdr.page_size, hdr.commit_size)
         except RingBufferError as exc:
-            raise _Bad(f"CPU {cpu_id}: {exc}", data_off + exc.offset) from None
+            raise BinaryFormatError(f"CPU {cpu_id}: {exc}", data_off + exc.offset) from None
         info.lost_events += rec.lost
         bufs.append(arr)
         ts_l.append(rec.ts)
@@ -314,7 +304,7 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
         idx_l.append(np.arange(len(rec.ts), dtype=np.int64))
         bases += len(arr)
     if not bufs or not sum(len(t) for t in ts_l):
-        raise _Bad("no events in the ring-buffer data", 0)
+        raise BinaryFormatError("no events in the ring-buffer data", 0)
     buf = np.concatenate(bufs)
     ts, off = np.concatenate(ts_l), np.concatenate(off_l)
     cpu, idx = np.concatenate(cpu_l), np.concatenate(idx_l)

@@ -90,6 +90,9 @@ def _load(path: str, fmt: str | None, trim: bool) -> Trace:
     return tr.trimmed() if trim else tr
 
 
+StrategiesOpt = Annotated[str | None, typer.Option(
+    "--strategies", "-s", help="Comma-separated strategies (default: all nine).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 TrimOpt = Annotated[bool, typer.Option(
     "--trim-to-common-window",
     help="Start the replay at the latest first timestamp of any CPU (after an overflow).")]
@@ -137,9 +140,8 @@ def replay(
     trace: Annotated[str, typer.Argument(help="Parquet from 'convert', or any raw trace.")],
     cpus: Annotated[int | None, typer.Option(
         "--cpus", help="Replay on N CPUs (more than traced: projection).", min=1)] = None,
-    strategies: Annotated[str | None, typer.Option(
-        "--strategies", "-s", help="Comma-separated strategies (default: all nine).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    strategies: StrategiesOpt = None,
+    as_json: JsonOpt = False,
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
 ) -> None:
@@ -186,9 +188,8 @@ def compare(
     baseline_sys: Annotated[str | None, typer.Option(
         "--baseline-sys", help="Kernel CPU seconds of the traced workload "
         "(default: recorded by 'capture').")] = None,
-    strategies: Annotated[str | None, typer.Option(
-        "--strategies", "-s", help="Comma-separated strategies (default: all nine).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    strategies: StrategiesOpt = None,
+    as_json: JsonOpt = False,
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
 ) -> None:
