@@ -8,14 +8,30 @@ Library use (the CLI is a thin layer over these)::
     >>> sync = result.strategies["sync"]
     >>> sync["ipis"] == sync["requests"] * (tr.info.cpus - 1)
     True
+
+Costs on hardware profiles, requests as frames, attribution to processes::
+
+    >>> cmp = xpfotrace.compare(tr, xpfotrace.find_profiles(["3550"]), strategies="sync")
+    >>> cmp.profiles["i5-3550"]["strategies"]["sync"]["added_cpu_ns"] > 0
+    True
+    >>> rep = xpfotrace.Replayer(tr)
+    >>> deferred = xpfotrace.STRATEGIES[5]
+    >>> deferred.name, rep.requests(deferred).columns
+    ('deferred', ['ts', 'seq', 'cpu', 'n', 'comm', 'pid'])
+    >>> int(rep.requests_by(deferred, "comm", top=None)["requests"].sum()) == (
+    ...     rep.run().strategies["deferred"]["requests"])
+    True
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .engine.replay import COUNTERS, WINDOW_COUNTERS, ReplayResult, replay
+from .batch import batch
+from .compare import Comparison, compare
+from .engine.replay import COUNTERS, WINDOW_COUNTERS, Replayer, ReplayResult, replay
 from .errors import InputError, UsageError, XpfoError
+from .hardware import Profile, builtin_profiles, find_profiles
 from .parquet_io import write_events
 from .schema import EVENT_SCHEMA
 from .strategies import ALL as STRATEGIES
@@ -28,15 +44,22 @@ __all__ = [
     "EVENT_SCHEMA",
     "STRATEGIES",
     "WINDOW_COUNTERS",
+    "Comparison",
     "InputError",
+    "Profile",
     "ReplayResult",
+    "Replayer",
     "Strategy",
     "Trace",
     "TraceInfo",
     "UsageError",
     "XpfoError",
     "__version__",
+    "batch",
+    "builtin_profiles",
+    "compare",
     "convert",
+    "find_profiles",
     "load",
     "read_trace",
     "replay",

@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
+import polars as pl
 import typer
 from tqdm import tqdm
 
@@ -17,14 +18,16 @@ from converters import FORMAT_NAMES, open_trace
 from converters.compression import read_head
 
 from . import __version__
+from .batch import batch as run_batch
+from .batch import expand_inputs
 from .capture import capture as do_capture
 from .compare import compare as run_compare
 from .compare import parse_seconds
 from .engine.replay import Replayer
-from .engine.replay import replay as run_replay
-from .errors import XpfoError
+from .errors import UsageError, XpfoError
 from .hardware import builtin_profiles, find_profiles, load_profile_file
-from .parquet_io import write_events
+from .htmlreport import write as write_report
+from .parquet_io import atomic_path, write_events
 from .report import render, render_comparison, render_profiles
 from .strategies import parse as parse_strategies
 from .trace import Trace, read_trace
@@ -53,6 +56,8 @@ def _guard(fn: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         typer.echo("xpfotrace: interrupted", err=True)
         raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort):
+        raise  # a command's own exit status
     except Exception as exc:  # a bug: still one line, the traceback on request
         if _state["debug"]:
             traceback.print_exc()
@@ -144,17 +149,30 @@ def replay(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="Also attribute flush requests to 'comm' or 'pid' (top 20).")] = None,
 ) -> None:
     """Replay the XPFO ownership rules and each flush strategy over a trace."""
 
     def run() -> None:
         chosen = parse_strategies(strategies)
+        if by not in (None, "comm", "pid"):
+            raise UsageError("--by takes 'comm' or 'pid'")
         tr = _load(trace, fmt, trim)
-        result = run_replay(tr, cpus=cpus, strategies=chosen)
+        rep = Replayer(tr)
+        result = rep.run(cpus, chosen)
+        attribution = {s.name: rep.requests_by(s, by).to_dicts() for s in chosen} if by else {}
         if as_json:
-            typer.echo(json.dumps(result.to_dict(), indent=1))
+            out = result.to_dict()
+            if by:
+                out[f"by_{by}"] = attribution
+            typer.echo(json.dumps(out, indent=1))
         else:
             typer.echo(render(result))
+            if by:
+                typer.echo(f"\nflush requests by {by} (deferred+batch):")
+                for row in attribution.get("deferred+batch", next(iter(attribution.values()))):
+                    typer.echo(f"  {row['requests']:>10,}  {row[by]}")
 
     _guard(run)
 
@@ -233,6 +251,67 @@ def capture(
         base = int(res.info.extra["baseline_sys_ns"]) / 1e9
         typer.echo(f"wrote {res.events:,} events ({res.info.cpus} CPUs, kernel CPU time "
                    f"{base:.3f} s) to {output}", err=True)
+
+    _guard(run)
+
+
+@app.command()
+def batch(
+    inputs: Annotated[list[str], typer.Argument(help="Trace files, directories or globs.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Summary Parquet to write.")],
+    profile: Annotated[list[str] | None, typer.Option(
+        "--profile", "-p", help="Cost on these profiles (repeat); default: as traced.")] = None,
+    profile_file: Annotated[list[str] | None, typer.Option(
+        "--profile-file", help="TOML file with more profiles; repeat.")] = None,
+    strategies: StrategiesOpt = None,
+    dask: Annotated[str | None, typer.Option(
+        "--dask", help="Run traces as tasks on this Dask scheduler ('local': this machine).")
+    ] = None,
+) -> None:
+    """Analyze many traces into one Parquet table: a row per (trace, profile, strategy)."""
+
+    def run() -> None:
+        extra = [p for f in profile_file or [] for p in load_profile_file(f)]
+        profs = find_profiles(profile, extra) if profile else []
+        paths = expand_inputs(inputs)
+        if not paths:
+            raise UsageError("no trace files among the inputs")
+        with tqdm(total=len(paths), unit="trace", desc="batch", file=sys.stderr,
+                  disable=None) as bar:
+            df = run_batch(paths, profs, parse_strategies(strategies), dask=dask,
+                           progress=bar.update)
+        with atomic_path(output) as tmp:
+            df.write_parquet(tmp, compression="zstd")
+        errors = df.filter(pl.col("error").is_not_null())
+        for row in errors.iter_rows(named=True):
+            typer.echo(f"xpfotrace: error: {row['error']}", err=True)
+        typer.echo(f"wrote {df.height:,} rows for {len(paths)} trace(s) to {output}"
+                   + (f"; {errors.height} failed" if errors.height else ""), err=True)
+        if errors.height:
+            raise typer.Exit(1)
+
+    _guard(run)
+
+
+@app.command()
+def report(
+    trace: Annotated[str, typer.Argument(help="Parquet from 'convert', or any raw trace.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="HTML file to write.")],
+    profile: Annotated[list[str] | None, typer.Option(
+        "--profile", "-p", help="Also cost on these profiles (repeat).")] = None,
+    profile_file: Annotated[list[str] | None, typer.Option(
+        "--profile-file", help="TOML file with more profiles; repeat.")] = None,
+    fmt: FormatOpt = None,
+    trim: TrimOpt = False,
+) -> None:
+    """Write a self-contained HTML report with plots."""
+
+    def run() -> None:
+        extra = [p for f in profile_file or [] for p in load_profile_file(f)]
+        profs = find_profiles(profile, extra) if profile else []
+        tr = _load(trace, fmt, trim)
+        write_report(tr, output, profs, os.path.basename(trace))
+        typer.echo(f"wrote {output}", err=True)
 
     _guard(run)
 

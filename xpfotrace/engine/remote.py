@@ -139,3 +139,11 @@ def deferred_pass(tl: VirtualTimeline, n_virtual: int, span: int) -> DeferredCou
     p50, p99 = (_select(iv, nearest_rank(p, windows) + 1, w_max, windows) for p in (50, 99))
     assert span > w_max >= 0
     return DeferredCounters(flushes, windows, total - windows, p50, p99, w_max)
+
+
+def window_counts(tl: VirtualTimeline, n_virtual: int, xs: list[int]) -> list[int]:
+    """Exact number of exposure windows <= x for each x (an empirical CDF)."""
+    if len(tl.w) == 0 or bool((tl.w > 0).all()) or int(tl.w.sum()) == 0:
+        return [0 for _ in xs]
+    iv = _Intervals(tl, n_virtual)
+    return [iv.count_le(int(x)) for x in xs]

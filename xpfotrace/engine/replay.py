@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,7 @@ from .. import strategies as strat
 from ..trace import Trace
 from .prepare import prepare
 from .projection import Projection, Timeline
-from .remote import DeferredCounters, deferred_pass
+from .remote import DeferredCounters, deferred_pass, window_counts
 from .state import PER_CPU_COUNTERS, StateResult, state_pass
 
 #: Every counter of MODEL.md section 5, in its table's order.
@@ -116,6 +117,41 @@ class Replayer:
             self._timelines[variant] = Timeline.build(self.state(variant).requests,
                                                       self.prepared.switches)
         return self._timelines[variant]
+
+    def requests(self, strategy: strat.Strategy) -> pl.DataFrame:
+        """The flush requests of a strategy's variant: one row per requesting event.
+
+        Columns: ts, seq, cpu, n (requests that event makes), comm and pid of the
+        event's task (for a refill request, the run's last event).
+        """
+        if strategy.remote == "none":
+            return pl.DataFrame(schema={"ts": pl.Int64, "seq": pl.Int64, "cpu": pl.Int32,
+                                        "n": pl.Int64, "comm": pl.String, "pid": pl.Int32})
+        req = self.state(strategy.variant).requests
+        who = self.prepared.events.select("seq", "comm", "pid")
+        return req.join(who, on="seq", how="left").sort("ts", "seq")
+
+    def requests_by(self, strategy: strat.Strategy, column: str = "comm",
+                    top: int | None = 20) -> pl.DataFrame:
+        """Flush requests per ``column`` (e.g. comm), most first."""
+        out = (self.requests(strategy).group_by(column).agg(pl.col("n").sum().alias("requests"))
+               .sort(["requests", column], descending=[True, False]))
+        return out.head(top) if top is not None else out
+
+    def window_cdf(self, strategy: strat.Strategy, cpus: int | None = None,
+                   points: int = 200) -> pl.DataFrame:
+        """Exposure-window CDF of a deferred strategy at ``points`` log-spaced x values."""
+        n = self.cpus if cpus is None else cpus
+        proj = self.projection(n)
+        vt = self.timeline(strategy.variant).project(proj)
+        top = deferred_pass(vt, n, proj.period)
+        if not top.windows or top.window_max_ns is None:
+            return pl.DataFrame(schema={"window_ns": pl.Int64, "fraction": pl.Float64})
+        hi = max(top.window_max_ns, 2)
+        xs = sorted({round(10 ** (k * math.log10(hi) / (points - 1)))
+                     for k in range(points)} | {0, hi})
+        counts = window_counts(vt, n, xs)
+        return pl.DataFrame({"window_ns": xs, "fraction": [c / top.windows for c in counts]})
 
     def projection(self, cpus: int) -> Projection:
         p = self.prepared
