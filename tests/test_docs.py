@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import doctest
+import importlib
 import os
 import re
 from pathlib import Path
 
 import pytest
-
-import xpfotrace
 
 ROOT = Path(__file__).parent.parent
 
@@ -19,8 +18,10 @@ def _at_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
 
 
-def test_package_doctests() -> None:
-    res = doctest.testmod(xpfotrace, optionflags=doctest.ELLIPSIS)
+@pytest.mark.parametrize("module", ["xpfotrace", "xpfotrace.batch", "xpfotrace.engine.replay"])
+def test_module_doctests(module: str) -> None:
+    mod = importlib.import_module(module)
+    res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert res.attempted > 0 and res.failed == 0
 
 
