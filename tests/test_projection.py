@@ -33,3 +33,23 @@ def test_projected_counters_scale_with_virtual_cpus() -> None:
     assert d["remote_full_flushes"] == 3
     assert (d["windows"], d["censored_windows"]) == (5, 1)  # windows 0, 2, 1, 3, 1
     assert (d["window_p50_ns"], d["window_p99_ns"], d["window_max_ns"]) == (1, 3, 3)
+
+
+@pytest.mark.parametrize("threshold", [0, 1000])
+def test_window_selection_paths_agree_with_golden(monkeypatch: pytest.MonkeyPatch,
+                                                  threshold: int) -> None:
+    """Interpolation search (threshold 0) and listing a small bracket give the golden values."""
+    import json
+    from pathlib import Path
+
+    from xpfotrace import read_trace
+    from xpfotrace.engine import remote
+
+    golden = Path(__file__).parent / "fixtures" / "golden"
+    monkeypatch.setattr(remote, "MATERIALIZE", threshold)
+    want = json.loads((golden / "kbuild-1s.ftrace.txt.cpus6.expected.json").read_text())
+    got = replay(read_trace(str(golden / "kbuild-1s.ftrace.txt.zst")), cpus=6,
+                 strategies="deferred,deferred+batch+lazy").strategies
+    for name in ("deferred", "deferred+batch+lazy"):
+        for key in ("window_p50_ns", "window_p99_ns", "window_max_ns", "remote_full_flushes"):
+            assert got[name][key] == want["strategies"][name][key], (name, key)

@@ -47,6 +47,7 @@ class _Intervals:
         req_before: I64 = np.cumsum(is_req) - is_req  # requests before each row
         self.req_mts: I64 = tl.mts[is_req]
         req_w: I64 = tl.w[is_req]
+        self.req_w = req_w
         self.req_v: I64 = tl.v[is_req]
         n_req = len(self.req_mts)
         self.wcum: I64 = np.concatenate(([0], np.cumsum(req_w))).astype(np.int64)
@@ -63,52 +64,86 @@ class _Intervals:
         start_sorted = np.where(first, 0, np.concatenate(([0], end_sorted[:-1])))
         self.start: I64 = np.empty_like(start_sorted)
         self.start[by_cpu] = start_sorted
-        self.is_last = np.zeros(len(v_sorted), dtype=bool)
-        last_sorted = np.ones(len(v_sorted), dtype=bool)
-        last_sorted[:-1] = v_sorted[1:] != v_sorted[:-1]
-        self.is_last[by_cpu] = last_sorted
+        self.by_cpu = by_cpu  # per-CPU order: own-request lookup keys come sorted in it
         # own requests: keys v*(R+1) + request index, ascending, with cumulative weights
         self.stride = n_req + 1
         ko = np.argsort(self.req_v.astype(_cpu_sort_dtype(n_virtual)), kind="stable")
         self.own_key: I64 = self.req_v[ko] * self.stride + ko
         self.own_cum: I64 = np.concatenate(([0], np.cumsum(req_w[ko]))).astype(np.int64)
-        self.base: I64 = self.v * self.stride
-        self.own_end: I64 = self.own_cum[np.searchsorted(self.own_key, self.base + self.end)]
+        self.base_by_cpu: I64 = (self.v * self.stride)[by_cpu]
+        own_end = self.own_cum[np.searchsorted(self.own_key,
+                                               self.base_by_cpu + self.end[by_cpu])]
+        self.own_end_total = int(own_end.sum())
+        self.own_end_by_cpu: I64 = own_end
         self.w_end: I64 = self.wcum[self.end]
+
+    def _own_from(self, lo: I64) -> I64:
+        """Own-request weight in [lo, end), per switch in per-CPU order."""
+        keys = self.base_by_cpu + lo[self.by_cpu]  # ascending: lo grows within a CPU
+        own: I64 = self.own_end_by_cpu - self.own_cum[np.searchsorted(self.own_key, keys)]
+        return own
 
     def others(self, lo: I64) -> I64:
         """Weight of other CPUs' requests with index in [lo, end) for each switch."""
-        own = self.own_end - self.own_cum[np.searchsorted(self.own_key, self.base + lo)]
+        own = np.empty_like(lo)
+        own[self.by_cpu] = self._own_from(lo)
         return self.w_end - self.wcum[lo] - own
+
+    def others_total(self, lo: I64) -> int:
+        return int((self.w_end - self.wcum[lo]).sum()) - int(self._own_from(lo).sum())
 
     def count_le(self, x: int) -> int:
         """Number of windows <= x."""
-        lo = np.searchsorted(self.req_mts, self.mts - x, side="left")
+        lo = np.searchsorted(self.req_mts, self.mts - x, side="left")  # sorted queries
         lo = np.minimum(np.maximum(lo, self.start), self.end)
-        return int(self.others(lo).sum())
+        return self.others_total(lo)
 
     def max_window(self, has: npt.NDArray[np.bool_]) -> int:
-        """Largest window: each switch's first other-CPU request, found via runs of one CPU."""
-        n = len(self.req_v)
+        """Largest window: each switch's first other-CPU request (past a run of its own)."""
         change = np.flatnonzero(np.diff(self.req_v) != 0) + 1
-        run_end = np.empty(n, dtype=np.int64)  # index just past the run of equal CPUs
-        bounds = np.concatenate((change, [n]))
-        run_id = np.searchsorted(bounds, np.arange(n), side="right")
-        run_end[:] = bounds[run_id]
+        bounds = np.concatenate((change, [len(self.req_v)]))
         s = self.start[has]
-        first_other = np.where(self.req_v[s] != self.v[has], s, run_end[s])
+        run_end = bounds[np.searchsorted(bounds, s, side="right")]
+        first_other = np.where(self.req_v[s] != self.v[has], s, run_end)
         return int((self.mts[has] - self.req_mts[first_other]).max())
+
+    def kth_between(self, lo: int, hi: int, k: int) -> int:
+        """The k-th smallest (1-based, by weight) window w with lo < w <= hi, by listing
+        just those windows: one index range per switch, expanded with np.repeat."""
+        a = np.searchsorted(self.req_mts, self.mts - hi, side="left")
+        b = np.searchsorted(self.req_mts, self.mts - lo, side="left")
+        a = np.minimum(np.maximum(a, self.start), self.end)
+        b = np.minimum(np.maximum(b, self.start), self.end)
+        lengths = b - a
+        total = int(lengths.sum())
+        sw = np.repeat(np.arange(len(a)), lengths)
+        idx = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths) + a[sw]
+        other = self.req_v[idx] != self.v[sw]
+        idx, sw = idx[other], sw[other]
+        win = self.mts[sw] - self.req_mts[idx]
+        order = np.argsort(win, kind="stable")
+        cum = np.cumsum(self.req_w[idx][order])
+        return int(win[order][np.searchsorted(cum, k, side="left")])
+
+
+#: Once the search bracket holds at most this many windows they are listed and sorted
+#: (``None``: scaled to the cost of one count, about 8 windows per switch, 1 M to 16 M).
+MATERIALIZE: int | None = None
 
 
 def _select(iv: _Intervals, want: int, hi: int, total: int) -> int:
     """Smallest x with count_le(x) >= want, given count_le(hi) = total >= want.
 
-    Safeguarded interpolation search: the count is close to linear locally, so
-    interpolating converges in a few steps; every third step bisects instead.
+    Safeguarded interpolation search (the count is close to linear locally; every
+    third step bisects) until the bracket is small enough to list its windows.
     """
     lo, c_lo, c_hi = -1, 0, total
     step = 0
+    limit = MATERIALIZE if MATERIALIZE is not None else min(16_000_000,
+                                                            max(1_000_000, 8 * len(iv.mts)))
     while hi - lo > 1:
+        if c_hi - c_lo <= limit:
+            return iv.kth_between(lo, hi, want - c_lo)
         step += 1
         if step % 3 == 0:
             x = (lo + hi) // 2
