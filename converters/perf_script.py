@@ -23,4 +23,9 @@ def _header(other: pl.DataFrame, info: TraceInfo) -> None:
     """perf script prints no header that the replay needs."""
 
 
-FORMAT = TextFormat(name="perf-script", line_regex=LINE_RE, header=_header)
+ANCHOR = (r"\[(?P<cpu>\d+)\]\s+(?P<sec>\d+)\.(?P<frac>\d+):\s+(?:\d+\s+)?\w+:"
+          r"(?P<event>\w+):\s*")
+HEAD = r"^\s*(?P<comm>.*?)\s+(?P<pid>-?\d+)(?:/-?\d+)?\s+$"
+
+FORMAT = TextFormat(name="perf-script", line_regex=LINE_RE, anchor=ANCHOR, head=HEAD,
+                    header=_header)

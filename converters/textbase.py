@@ -37,11 +37,30 @@ _DROPPED = r"CPU:\d+ \[(\d+) EVENTS DROPPED\]"
 
 @dataclass(frozen=True)
 class TextFormat:
-    """One text format: its name, event-line regex and header parser."""
+    """One text format.
+
+    ``line_regex`` recognises a whole event line (format detection). Parsing uses
+    ``anchor``, the part from the CPU to the event name (groups cpu, sec, frac,
+    event), which a regex search finds fast, and ``head`` on the text before it
+    (groups comm, pid).
+    """
 
     name: str
     line_regex: str
+    anchor: str
+    head: str
     header: Callable[[pl.DataFrame, TraceInfo], None]
+
+    def split_lines(self, df: pl.DataFrame) -> pl.DataFrame:
+        """Columns comm pid cpu sec frac event rest (null on lines that are no events)."""
+        line = pl.col("line").str.replace_all("\x00", "\ufffd", literal=True)
+        marked = line.str.replace(self.anchor, "\x00${cpu}\x00${sec}\x00${frac}\x00${event}\x00")
+        parts = marked.str.splitn("\x00", 6).struct.rename_fields(
+            ["pre", "cpu", "sec", "frac", "event", "rest"])
+        out = df.with_columns(parts.alias("p")).unnest("p")
+        head = pl.col("pre").str.extract_groups(self.head)
+        return out.with_columns(
+            head.struct.field("comm"), head.struct.field("pid")).drop("pre")
 
 
 def iter_line_chunks(reader: CountingReader, chunk_bytes: int,
@@ -172,7 +191,8 @@ def parse_event_fields(ev: pl.DataFrame) -> pl.DataFrame:
         _int(pl.col("cpu"), pl.Int32).alias("cpu"),
         _int(pl.col("pid"), pl.Int32).alias("pid"),
         pl.col("comm").str.strip_chars(),
-    ).with_columns((pl.col("_ok") & pl.col("ts").is_not_null() & pl.col("cpu").is_not_null())
+    ).with_columns((pl.col("_ok") & pl.col("ts").is_not_null() & pl.col("cpu").is_not_null()
+                    & pl.col("pid").is_not_null())
                    .fill_null(False).alias("_ok"))
 
 
@@ -197,7 +217,6 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
     info.source_format = fmt.name
     info.source_file = str(path)
     seq = 0
-    line_re = fmt.line_regex
     with CountingReader(path) as reader:
         last_pos = 0
         def cut(line_no: int) -> None:
@@ -206,8 +225,8 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
         names: set[str] = set()
         last_ts: dict[int, int] = {}
         for lines, first_line in iter_line_chunks(reader, chunk_bytes, cut):
-            df = pl.DataFrame({"line": lines}).with_row_index("ln", offset=first_line)
-            df = df.with_columns(pl.col("line").str.extract_groups(line_re).alias("g")).unnest("g")
+            df = fmt.split_lines(
+                pl.DataFrame({"line": lines}).with_row_index("ln", offset=first_line))
             is_ev = pl.col("event").is_not_null()
             other = df.filter(~is_ev)
             fmt.header(other, info)

@@ -12,7 +12,7 @@ import polars as pl
 from xpfotrace.traceinfo import TraceInfo
 
 from .textbase import TextFormat
-from .tracefs_text import LINE_RE
+from .tracefs_text import ANCHOR, HEAD, LINE_RE
 
 
 def _header(other: pl.DataFrame, info: TraceInfo) -> None:
@@ -21,4 +21,5 @@ def _header(other: pl.DataFrame, info: TraceInfo) -> None:
         info.cpus_header = int(cpus)
 
 
-FORMAT = TextFormat(name="trace-cmd", line_regex=LINE_RE, header=_header)
+FORMAT = TextFormat(name="trace-cmd", line_regex=LINE_RE, anchor=ANCHOR, head=HEAD,
+                    header=_header)

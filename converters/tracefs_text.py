@@ -35,4 +35,9 @@ def _header(other: pl.DataFrame, info: TraceInfo) -> None:
         info.overflow = f"{row[1]}/{row[2]}"
 
 
-FORMAT = TextFormat(name="tracefs", line_regex=LINE_RE, header=_header)
+ANCHOR = (r"\[(?P<cpu>\d+)\]\s+(?:[^\s\[\]]{4,5}\s+)?(?P<sec>\d+)\.(?P<frac>\d+):\s+"
+          r"(?P<event>\w+):\s*")
+HEAD = r"^\s*(?P<comm>.*)-(?P<pid>-?\d+)\s+(?:\(\s*[-\d]+\)\s+)?$"
+
+FORMAT = TextFormat(name="tracefs", line_regex=LINE_RE, anchor=ANCHOR, head=HEAD,
+                    header=_header)
