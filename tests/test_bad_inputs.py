@@ -13,6 +13,7 @@ import lzma
 import os
 from pathlib import Path
 
+import polars as pl
 import pytest
 import zstandard
 from typer.testing import CliRunner
@@ -134,8 +135,7 @@ def test_overflow_skew_warning_and_trim() -> None:
     cut = tr.common_window_start()
     trimmed = tr.trimmed()
     assert trimmed.df["ts"].min() == cut
-    assert trimmed.df.group_by("cpu").agg(
-        __import__("polars").col("ts").min())["ts"].max() == cut
+    assert trimmed.df.group_by("cpu").agg(pl.col("ts").min())["ts"].max() == cut
     res = runner.invoke(app, ["replay", str(OVERFLOW), "--json", "--trim-to-common-window"])
     assert json.loads(res.stdout)["trace"]["events"] == trimmed.df.height < tr.df.height
 

@@ -11,7 +11,7 @@ from xpfotrace import read_trace, replay
 from xpfotrace.cli import app
 from xpfotrace.compare import compare
 from xpfotrace.cost import added_cpu_ns
-from xpfotrace.hardware import Profile, find_profiles
+from xpfotrace.hardware import find_profiles
 
 SAMPLE = Path(__file__).parent.parent / "sample_traces" / "hackbench-1s.ftrace.txt.zst"
 runner = CliRunner()
@@ -68,4 +68,7 @@ def test_profiles_json() -> None:
     assert set(items[0]["params"]) == {"invlpg_ns", "full_flush_ns", "ipi_base_ns",
                                        "ipi_per_target_ns", "ipi_recv_ns",
                                        "broadcast_invalidate"}
-    assert isinstance(Profile, type)
+    by_name = {p["name"]: p for p in items}
+    assert by_name["xeon-8160-2s"]["cpus"] == 96
+    assert by_name["epyc-7713-invlpgb"]["params"]["broadcast_invalidate"] is True
+    assert all(s["source"] for p in items for s in p["sources"])
