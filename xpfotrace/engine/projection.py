@@ -84,18 +84,24 @@ class Timeline:
         keep = self.cpu < proj.n_trace
         ts, cpu, w = self.ts[keep], self.cpu[keep], self.w[keep]
         d = proj.period
+        rel0 = ts - proj.t0
         blocks_t, blocks_v, blocks_w = [], [], []
         for r in range(proj.replicas):
-            rel = ts - proj.t0 + proj.shift(r)
-            wrap = int(np.searchsorted(rel, d, side="left"))
-            idx = np.concatenate((np.arange(wrap, len(ts)), np.arange(0, wrap)))
-            idx = idx[cpu[idx] + r * proj.n_trace < proj.n]
-            blocks_t.append(proj.t0 + rel[idx] % d)
-            blocks_v.append(cpu[idx] + r * proj.n_trace)
-            blocks_w.append(w[idx])
+            shift = proj.shift(r)
+            # rows whose moved time wraps past D come first: a rotation, two slices
+            wrap = int(np.searchsorted(rel0, d - shift, side="left"))
+            bt = np.concatenate((rel0[wrap:] + (shift - d), rel0[:wrap] + shift))
+            bv = np.concatenate((cpu[wrap:], cpu[:wrap])) + r * proj.n_trace
+            bw = np.concatenate((w[wrap:], w[:wrap]))
+            if r == proj.replicas - 1 and proj.n % proj.n_trace:
+                part = bv < proj.n  # a partial last replica keeps only its CPUs
+                bt, bv, bw = bt[part], bv[part], bw[part]
+            blocks_t.append(bt)
+            blocks_v.append(bv)
+            blocks_w.append(bw)
         mts = np.concatenate(blocks_t) if blocks_t else np.zeros(0, np.int64)
         order = np.argsort(mts, kind="stable")
-        return VirtualTimeline(mts[order], np.concatenate(blocks_v)[order],
+        return VirtualTimeline(mts[order] + proj.t0, np.concatenate(blocks_v)[order],
                                np.concatenate(blocks_w)[order])
 
 

@@ -11,6 +11,7 @@ counts over switches, and each quantile is found exactly by bisection on x.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,6 +148,11 @@ def _select(iv: _Intervals, want: int, hi: int, total: int) -> int:
         step += 1
         if step % 3 == 0:
             x = (lo + hi) // 2
+        elif lo > 0 and step % 3 == 1:
+            # windows are heavy-tailed: the count is closer to linear in log(x)
+            frac = (want - c_lo) / (c_hi - c_lo)
+            x = int(math.exp(math.log(lo) + frac * (math.log(hi) - math.log(lo))))
+            x = min(max(x, lo + 1), hi - 1)
         else:
             x = lo + ((want - c_lo) * (hi - lo) + (c_hi - c_lo) - 1) // (c_hi - c_lo)
             x = min(max(x, lo + 1), hi - 1)
