@@ -30,7 +30,7 @@ class Prepared:
     events: pl.DataFrame  # rank, ts, seq, cpu, event, ... in replay order
     actions: pl.DataFrame  # page-acting events: rank ts seq cpu kind zero pfn order run
     frames: pl.DataFrame  # one row per (action, frame), sorted by (frame, rank)
-    switches: pl.DataFrame  # mm switches: ts seq cpu
+    switches: pl.DataFrame  # mm switches: rank ts seq cpu
     runs: pl.DataFrame  # refill runs: run cpu ts seq (of the run's last event)
     cpus: int  # N_trace
     t0: int
@@ -95,7 +95,7 @@ def prepare(df: pl.DataFrame, cpus: int) -> Prepared:
     )
     switches = ev.filter(
         (name == "sched_switch") & is_mm_switch(pl.col("next_pid"), pl.col("next_comm"))
-    ).select("ts", "seq", "cpu")
+    ).select("rank", "ts", "seq", "cpu")
     first, last = ev.select(pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b")).row(0)
     t0, duration = int(first), int(last) - int(first)
     return Prepared(events=ev, actions=actions, frames=frames, switches=switches, runs=runs,

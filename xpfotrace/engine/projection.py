@@ -70,13 +70,16 @@ class Timeline:
 
     @classmethod
     def build(cls, requests: pl.DataFrame, switches: pl.DataFrame) -> Timeline:
-        """From request rows (ts seq cpu n) and switch rows (ts seq cpu), in (ts, seq) order."""
+        """From request rows (rank ts cpu n) and switch rows (rank ts cpu), in replay order.
+
+        ``rank`` is the event's position in (ts, seq) order: one integer sort key.
+        """
         both = pl.concat([
-            requests.select("ts", "seq", pl.col("cpu").cast(pl.Int64),
+            requests.select("rank", "ts", pl.col("cpu").cast(pl.Int64),
                             pl.col("n").cast(pl.Int64).alias("w")),
-            switches.select("ts", "seq", pl.col("cpu").cast(pl.Int64),
+            switches.select("rank", "ts", pl.col("cpu").cast(pl.Int64),
                             pl.lit(0, pl.Int64).alias("w")),
-        ]).sort("ts", "seq")
+        ]).sort("rank")
         return cls(both["ts"].to_numpy(), both["cpu"].to_numpy(), both["w"].to_numpy())
 
     def project(self, proj: Projection) -> VirtualTimeline:

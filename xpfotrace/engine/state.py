@@ -38,7 +38,7 @@ PER_CPU_COUNTERS: tuple[str, ...] = (
 class StateResult:
     """Outcome of the state pass for one (batch, lazy) variant."""
 
-    requests: pl.DataFrame  # one row per requesting event: ts seq cpu n (requests it makes)
+    requests: pl.DataFrame  # one row per requesting event: rank ts seq cpu n (its requests)
     per_cpu: pl.DataFrame  # cpu + PER_CPU_COUNTERS
 
 
@@ -103,7 +103,7 @@ def state_pass(p: Prepared, *, batch: bool, lazy: bool) -> StateResult:
         (pl.col("alloc_requests") - pl.col("full_requests")).mul(pl.col("pages"))
         .add(pl.col("kunmap_requests")).alias("local_invlpg_pages"),
     )
-    cols = ["ts", "seq", "cpu", "alloc_requests", "kunmap_requests", "refill_requests",
+    cols = ["rank", "ts", "seq", "cpu", "alloc_requests", "kunmap_requests", "refill_requests",
             "full_requests", "local_invlpg_pages"]
     req_parts = [allocs.select(cols)]
     run_counts = pl.DataFrame(schema={"cpu": pl.Int32, "refill_runs": pl.UInt32})
@@ -113,7 +113,7 @@ def state_pass(p: Prepared, *, batch: bool, lazy: bool) -> StateResult:
         runs = p.runs.join(marked, on=["cpu", "run"], how="left")
         run_counts = runs.group_by("cpu").agg(pl.len().alias("refill_runs"))
         req_parts.append(runs.filter(pl.col("mark").fill_null(False)).select(
-            "ts", "seq", "cpu",
+            "rank", "ts", "seq", "cpu",
             pl.lit(0, pl.Int64).alias("alloc_requests"),
             pl.lit(0, pl.Int64).alias("kunmap_requests"),
             pl.lit(1, pl.Int64).alias("refill_requests"),
@@ -138,5 +138,6 @@ def state_pass(p: Prepared, *, batch: bool, lazy: bool) -> StateResult:
                .join(req_counts, on="cpu", how="left")
                .join(run_counts, on="cpu", how="left")
                .select("cpu", *[pl.col(c).fill_null(0).cast(pl.Int64) for c in PER_CPU_COUNTERS]))
-    return StateResult(requests=req.select("ts", "seq", "cpu", pl.col("requests").alias("n")),
+    return StateResult(requests=req.select("rank", "ts", "seq", "cpu",
+                                           pl.col("requests").alias("n")),
                        per_cpu=per_cpu)
