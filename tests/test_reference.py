@@ -62,3 +62,21 @@ def test_engine_matches_reference(case: tuple[list[dict[str, Any]], int, int]) -
         got = result.strategies[s.name]
         for key, value in want.items():
             assert got[key] == value, (s.name, key, got[key], value)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(traces())
+def test_interpolation_search_matches_reference(case: tuple[list[dict[str, Any]], int, int]
+                                                ) -> None:
+    """The same, with window quantiles found by the search loop instead of listing."""
+    from xpfotrace.engine import remote
+
+    events, n_trace, n = case
+    saved = remote.MATERIALIZE
+    remote.MATERIALIZE = 0
+    try:
+        result = replay(make_trace(events, cpus=n_trace), cpus=n, strategies="deferred")
+    finally:
+        remote.MATERIALIZE = saved
+    want = reference_replay(events, n_trace, n, "deferred")
+    assert {k: result.strategies["deferred"][k] for k in want} == want
