@@ -9,7 +9,9 @@ common and done with Polars string expressions over chunks of lines.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -209,44 +211,67 @@ def to_arrow(df: pl.DataFrame) -> pa.Table:
     return df.to_arrow().cast(schema.EVENT_SCHEMA)
 
 
+def _parse_chunk(fmt: TextFormat, lines: pl.Series,
+                 first_line: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(parsed event rows with ``_ok``, non-event lines) of one chunk; no shared state,
+    so chunks can be parsed concurrently (Polars releases the GIL)."""
+    df = fmt.split_lines(pl.DataFrame({"line": lines}).with_row_index("ln", offset=first_line))
+    is_ev = pl.col("event").is_not_null()
+    return parse_event_fields(df.filter(is_ev).drop("line")), df.filter(~is_ev)
+
+
 def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
               progress: ProgressFn | None = None,
               info: TraceInfo | None = None) -> Iterator[pa.Table]:
-    """Parse a text trace in bounded chunks; ``info`` is complete when the iterator ends."""
+    """Parse a text trace in bounded chunks; ``info`` is complete when the iterator ends.
+
+    Two chunks are parsed at a time on two threads; everything order-dependent
+    (seq numbers, header facts, counts) happens here, in file order.
+    """
     info = info if info is not None else TraceInfo()
     info.source_format = fmt.name
     info.source_file = str(path)
     seq = 0
-    with CountingReader(path) as reader:
-        last_pos = 0
-        def cut(line_no: int) -> None:
-            info.cut_last_line = line_no
+    names: set[str] = set()
+    last_ts: dict[int, int] = {}
 
-        names: set[str] = set()
-        last_ts: dict[int, int] = {}
+    def cut(line_no: int) -> None:
+        info.cut_last_line = line_no
+
+    def finish(ev: pl.DataFrame, other: pl.DataFrame) -> pa.Table | None:
+        nonlocal seq
+        fmt.header(other, info)
+        _account_non_events(other, info)
+        bad = ev.filter(~pl.col("_ok"))
+        if bad.height:
+            _skip(info, bad.height, bad.select(pl.col("ln").min()).item())
+        ev = ev.filter(pl.col("_ok"))
+        if not ev.height:
+            return None
+        ev = ev.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + seq).alias("seq"))
+        seq += ev.height
+        info.max_cpu = max(info.max_cpu, ev.select(pl.col("cpu").max()).item())
+        names.update(ev["event"].unique().to_list())
+        _track_order(ev, info, last_ts)
+        return to_arrow(ev)
+
+    with CountingReader(path) as reader, ThreadPoolExecutor(max_workers=2) as pool:
+        last_pos = 0
+        pending: deque[Future[tuple[pl.DataFrame, pl.DataFrame]]] = deque()
         for lines, first_line in iter_line_chunks(reader, chunk_bytes, cut):
-            df = fmt.split_lines(
-                pl.DataFrame({"line": lines}).with_row_index("ln", offset=first_line))
-            is_ev = pl.col("event").is_not_null()
-            other = df.filter(~is_ev)
-            fmt.header(other, info)
-            _account_non_events(other, info)
-            ev = parse_event_fields(df.filter(is_ev).drop("line"))
-            bad = ev.filter(~pl.col("_ok"))
-            if bad.height:
-                _skip(info, bad.height, bad.select(pl.col("ln").min()).item())
-            ev = ev.filter(pl.col("_ok"))
-            if ev.height:
-                ev = ev.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + seq).alias("seq"))
-                seq += ev.height
-                info.max_cpu = max(info.max_cpu, ev.select(pl.col("cpu").max()).item())
-                names.update(ev["event"].unique().to_list())
-                _track_order(ev, info, last_ts)
-                yield to_arrow(ev)
+            pending.append(pool.submit(_parse_chunk, fmt, lines, first_line))
+            if len(pending) >= 2:  # at most two chunks in flight: memory stays bounded
+                table = finish(*pending.popleft().result())
+                if table is not None:
+                    yield table
             if progress is not None:
                 pos = reader.raw_pos
                 progress(pos - last_pos)
                 last_pos = pos
+        while pending:
+            table = finish(*pending.popleft().result())
+            if table is not None:
+                yield table
     info.events = seq
     if seq == 0:
         raise InputError(path, f"no trace events found (read as {fmt.name})")
