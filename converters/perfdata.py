@@ -246,7 +246,7 @@ def _comm_records(d: U8, pos: I64, size: I64, back: int | None) -> pl.DataFrame:
     names = np.char.decode(raw.view(f"S{width}").ravel(), "utf-8", errors="replace")
     return pl.DataFrame({"pid": tid.astype(np.int32), "_pos": _key(d, pos, size, back),
                          "_file": pos.astype(np.int64),
-                         "comm": names.tolist()}).sort("_pos", "_file")
+                         "comm": names}).sort("_pos", "_file")
 
 
 def _with_forks(d: U8, pos: I64, size: I64, comms: pl.DataFrame,

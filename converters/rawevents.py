@@ -83,7 +83,7 @@ def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, 
             f = fmt.fields.get(src)
             if f is not None:
                 col_s = strs.setdefault(src, pl.Series(src, [None] * n, dtype=pl.String))
-                col_s.scatter(sel, pl.Series(read_str(buf, o, f).tolist(), dtype=pl.String))
+                col_s.scatter(sel, pl.Series(read_str(buf, o, f)))  # numpy str -> String
         if fmt.name == "mm_page_alloc" and "gfp_flags" in fmt.fields:
             raw = read_int(buf, o, fmt.fields["gfp_flags"], big_endian).astype(np.uint64)
             table = fmt.flag_table("gfp_flags") or []
@@ -121,7 +121,6 @@ def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, 
         # the kernel prints a failed allocation's pfn (-1UL) as 0
         df = df.with_columns(
             pl.when((pl.col("event") == "mm_page_alloc") & (pl.col("pfn") == -1))
-            .then(0).otherwise(pl.col("pfn")).alias("pfn"))
-    if "pfn" in df.columns:
-        df = df.with_columns(pl.col("pfn").cast(pl.UInt64, wrap_numerical=True))
+            .then(0).otherwise(pl.col("pfn")).cast(pl.UInt64, wrap_numerical=True)
+            .alias("pfn"))
     return to_arrow(df)

@@ -82,8 +82,7 @@ def batch(inputs: Iterable[str], profiles: list[Profile] | None = None,
     >>> df.select("strategy", "cpus").rows()
     [('sync', 2), ('deferred', 2)]
     """
-    chosen = strat.parse(strategies) if strategies is None or isinstance(strategies, str) \
-        else strategies
+    chosen = strat.parse(strategies)
     paths = expand_inputs(inputs)
     profs = profiles or []
     rows: list[dict[str, Any]] = []

@@ -25,7 +25,7 @@ from .compare import compare as run_compare
 from .compare import parse_seconds
 from .engine.replay import Replayer
 from .errors import UsageError, XpfoError
-from .hardware import builtin_profiles, find_profiles, load_profile_file
+from .hardware import Profile, builtin_profiles, find_profiles, load_profile_file
 from .htmlreport import write as write_report
 from .parquet_io import atomic_path, write_events
 from .report import render, render_comparison, render_profiles
@@ -98,6 +98,16 @@ def _load(path: str, fmt: str | None, trim: bool) -> Trace:
 StrategiesOpt = Annotated[str | None, typer.Option(
     "--strategies", "-s", help="Comma-separated strategies (default: all nine).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+ProfileFileOpt = Annotated[list[str] | None, typer.Option(
+    "--profile-file", help="TOML file with more profiles; repeat.")]
+
+
+def _profiles(names: list[str] | None, files: list[str] | None) -> list[Profile]:
+    """Profiles named on the command line, from the shipped ones and ``--profile-file``s."""
+    extra = [p for f in files or [] for p in load_profile_file(f)]
+    return find_profiles(names, extra) if names else []
+
+
 TrimOpt = Annotated[bool, typer.Option(
     "--trim-to-common-window",
     help="Start the replay at the latest first timestamp of any CPU (after an overflow).")]
@@ -186,8 +196,8 @@ def profiles(
     """List the hardware profiles (shipped, and from --profile-file)."""
 
     def run() -> None:
-        extra = [p for f in profile_file or [] for p in load_profile_file(f)]
-        items = extra + builtin_profiles()
+        items = [p for f in profile_file or [] for p in load_profile_file(f)]
+        items += builtin_profiles()
         if as_json:
             typer.echo(json.dumps([p.to_dict() for p in items], indent=1))
         else:
@@ -201,8 +211,7 @@ def compare(
     trace: Annotated[str, typer.Argument(help="Parquet from 'convert', or any raw trace.")],
     profile: Annotated[list[str], typer.Option(
         "--profile", "-p", help="Profile name or unique part of it ('8160'); repeat.")],
-    profile_file: Annotated[list[str] | None, typer.Option(
-        "--profile-file", help="TOML file with more profiles; repeat.")] = None,
+    profile_file: ProfileFileOpt = None,
     baseline_sys: Annotated[str | None, typer.Option(
         "--baseline-sys", help="Kernel CPU seconds of the traced workload "
         "(default: recorded by 'capture').")] = None,
@@ -215,8 +224,7 @@ def compare(
 
     def run() -> None:
         chosen = parse_strategies(strategies)
-        extra = [p for f in profile_file or [] for p in load_profile_file(f)]
-        profs = find_profiles(profile, extra)
+        profs = _profiles(profile, profile_file)
         base = parse_seconds(baseline_sys) if baseline_sys is not None else None
         tr = _load(trace, fmt, trim)
         rep = Replayer(tr)
@@ -261,8 +269,7 @@ def batch(
     output: Annotated[str, typer.Option("--output", "-o", help="Summary Parquet to write.")],
     profile: Annotated[list[str] | None, typer.Option(
         "--profile", "-p", help="Cost on these profiles (repeat); default: as traced.")] = None,
-    profile_file: Annotated[list[str] | None, typer.Option(
-        "--profile-file", help="TOML file with more profiles; repeat.")] = None,
+    profile_file: ProfileFileOpt = None,
     strategies: StrategiesOpt = None,
     dask: Annotated[str | None, typer.Option(
         "--dask", help="Run traces as tasks on this Dask scheduler ('local': this machine).")
@@ -271,8 +278,7 @@ def batch(
     """Analyze many traces into one Parquet table: a row per (trace, profile, strategy)."""
 
     def run() -> None:
-        extra = [p for f in profile_file or [] for p in load_profile_file(f)]
-        profs = find_profiles(profile, extra) if profile else []
+        profs = _profiles(profile, profile_file)
         paths = expand_inputs(inputs)
         if not paths:
             raise UsageError("no trace files among the inputs")
@@ -299,16 +305,14 @@ def report(
     output: Annotated[str, typer.Option("--output", "-o", help="HTML file to write.")],
     profile: Annotated[list[str] | None, typer.Option(
         "--profile", "-p", help="Also cost on these profiles (repeat).")] = None,
-    profile_file: Annotated[list[str] | None, typer.Option(
-        "--profile-file", help="TOML file with more profiles; repeat.")] = None,
+    profile_file: ProfileFileOpt = None,
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
 ) -> None:
     """Write a self-contained HTML report with plots."""
 
     def run() -> None:
-        extra = [p for f in profile_file or [] for p in load_profile_file(f)]
-        profs = find_profiles(profile, extra) if profile else []
+        profs = _profiles(profile, profile_file)
         tr = _load(trace, fmt, trim)
         write_report(tr, output, profs, os.path.basename(trace))
         typer.echo(f"wrote {output}", err=True)

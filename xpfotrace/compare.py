@@ -52,8 +52,7 @@ def compare(trace: Trace, profiles: list[Profile], *,
     softirq); it defaults to the one recorded at capture. Overheads are null
     without it.
     """
-    chosen = strat.parse(strategies) if strategies is None or isinstance(strategies, str) \
-        else strategies
+    chosen = strat.parse(strategies)
     n_trace = trace.info.cpus
     for p in profiles:
         if p.cpus < n_trace:

@@ -47,8 +47,10 @@ DISPLAY_ORDER: tuple[str, ...] = (
     SEED + tuple(s.name for s in ALL if s.name not in (*SEED, "none")) + ("none",))
 
 
-def parse(spec: str | None) -> list[Strategy]:
-    """Strategies from a comma-separated list (``all`` or empty: all nine)."""
+def parse(spec: str | list[Strategy] | None) -> list[Strategy]:
+    """Strategies from a comma-separated list (``all`` or empty: all nine), or as given."""
+    if isinstance(spec, list):
+        return spec
     if spec is None or spec.strip() in ("", "all"):
         return [BY_NAME[n] for n in DISPLAY_ORDER]
     out: list[Strategy] = []

@@ -182,9 +182,17 @@ def deferred_pass(tl: VirtualTimeline, n_virtual: int, span: int) -> DeferredCou
     return DeferredCounters(flushes, windows, total - windows, p50, p99, w_max)
 
 
-def window_counts(tl: VirtualTimeline, n_virtual: int, xs: list[int]) -> list[int]:
-    """Exact number of exposure windows <= x for each x (an empirical CDF)."""
+def window_cdf(tl: VirtualTimeline, n_virtual: int, points: int) -> tuple[list[int], list[int]]:
+    """Exact empirical CDF of the exposure windows: (x values, windows <= x), with the
+    x values log-spaced up to the largest window (empty when there are no windows)."""
     if len(tl.w) == 0 or bool((tl.w > 0).all()) or int(tl.w.sum()) == 0:
-        return [0 for _ in xs]
+        return [], []
     iv = _Intervals(tl, n_virtual)
-    return [iv.count_le(int(x)) for x in xs]
+    per_switch = iv.others(iv.start)
+    has = per_switch > 0
+    if not has.any():
+        return [], []
+    hi = max(iv.max_window(has), 2)
+    xs = sorted({round(10 ** (k * math.log10(hi) / (points - 1))) for k in range(points)}
+                | {0, hi})
+    return xs, [iv.count_le(x) for x in xs]

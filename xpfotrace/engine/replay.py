@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +11,7 @@ from .. import strategies as strat
 from ..trace import Trace
 from .prepare import prepare
 from .projection import Projection, Timeline
-from .remote import DeferredCounters, deferred_pass, window_counts
+from .remote import DeferredCounters, deferred_pass, window_cdf
 from .state import PER_CPU_COUNTERS, StateResult, state_pass
 
 #: Every counter of MODEL.md section 5, in its table's order.
@@ -146,16 +145,11 @@ class Replayer:
                    points: int = 200) -> pl.DataFrame:
         """Exposure-window CDF of a deferred strategy at ``points`` log-spaced x values."""
         n = self.cpus if cpus is None else cpus
-        proj = self.projection(n)
-        vt = self.timeline(strategy.variant).project(proj)
-        top = deferred_pass(vt, n, proj.period)
-        if not top.windows or top.window_max_ns is None:
-            return pl.DataFrame(schema={"window_ns": pl.Int64, "fraction": pl.Float64})
-        hi = max(top.window_max_ns, 2)
-        xs = sorted({round(10 ** (k * math.log10(hi) / (points - 1)))
-                     for k in range(points)} | {0, hi})
-        counts = window_counts(vt, n, xs)
-        return pl.DataFrame({"window_ns": xs, "fraction": [c / top.windows for c in counts]})
+        vt = self.timeline(strategy.variant).project(self.projection(n))
+        xs, counts = window_cdf(vt, n, points)
+        total = counts[-1] if counts else 0
+        return pl.DataFrame({"window_ns": xs, "fraction": [c / total for c in counts]},
+                            schema={"window_ns": pl.Int64, "fraction": pl.Float64})
 
     def projection(self, cpus: int) -> Projection:
         p = self.prepared
@@ -199,8 +193,7 @@ def replay(trace: Trace, *, cpus: int | None = None,
     >>> res.windows["deferred"]["fraction"].max()
     1.0
     """
-    chosen = strat.parse(strategies) if strategies is None or isinstance(strategies, str) \
-        else strategies
+    chosen = strat.parse(strategies)
     if cpus is not None:
         Projection(cpus, trace.info.cpus, 0, 0)  # validate before any work
     rep = Replayer(trace)
