@@ -102,12 +102,11 @@ def _int(expr: pl.Expr, dtype: type[IntegerType] | IntegerType) -> pl.Expr:
 
 
 def _pfn(expr: pl.Expr) -> pl.Expr:
+    """Hex (``0x…``, kernels since ~5.14) or decimal, parsed once with a per-row base."""
     hexa = expr.str.starts_with("0x") | expr.str.starts_with("0X")
-    return (
-        pl.when(hexa)
-        .then(expr.str.slice(2).str.to_integer(base=16, dtype=pl.UInt64, strict=False))
-        .otherwise(expr.str.to_integer(base=10, dtype=pl.UInt64, strict=False))
-    )
+    digits = expr.str.strip_prefix("0x").str.strip_prefix("0X")
+    base = pl.when(hexa).then(16).otherwise(10)
+    return digits.str.to_integer(base=base, dtype=pl.UInt64, strict=False)
 
 
 #: Events whose absence leaves the replay nothing to do.
@@ -116,8 +115,8 @@ REPLAY_EVENTS = ("mm_page_alloc", "mm_page_free", "mm_page_alloc_zone_locked", "
 PAGE_EVENTS = ("mm_page_alloc", "mm_page_free", "mm_page_free_batched",
                "mm_page_alloc_zone_locked", "mm_page_pcpu_drain")
 
-_SW_RAW_PREV = r"prev_comm=(.*?) prev_pid=(-?\d+)"
-_SW_RAW_NEXT = r"next_comm=(.*?) next_pid=(-?\d+)"
+_SW_RAW_PREV = r"prev_comm=(?P<c>.*?) prev_pid=(?P<p>-?\d+)"
+_SW_RAW_NEXT = r"next_comm=(?P<c>.*?) next_pid=(?P<p>-?\d+)"
 _SW_PLUGIN = r"^(?P<pc>.*):(?P<pp>-?\d+) \[-?\d+\] \S+ ==> (?P<nc>.*):(?P<np>-?\d+) \[-?\d+\]\s*$"
 
 
@@ -150,13 +149,15 @@ def _page_fields(df: pl.DataFrame) -> pl.DataFrame:
 
 def _switch_fields(df: pl.DataFrame) -> pl.DataFrame:
     rest = pl.col("rest")
-    plug = rest.str.extract_groups(_SW_PLUGIN)
+    plug = rest.str.extract_groups(_SW_PLUGIN)  # comm:pid [prio] S ==> comm:pid [prio]
+    prev = rest.str.extract_groups(_SW_RAW_PREV)  # prev_comm=… prev_pid=… (-R, tracefs, perf)
+    nxt = rest.str.extract_groups(_SW_RAW_NEXT)
     return df.with_columns(
-        pl.coalesce(rest.str.extract(_SW_RAW_PREV, 1), plug.struct.field("pc")).alias("prev_comm"),
-        _int(pl.coalesce(rest.str.extract(_SW_RAW_PREV, 2), plug.struct.field("pp")),
+        pl.coalesce(prev.struct.field("c"), plug.struct.field("pc")).alias("prev_comm"),
+        _int(pl.coalesce(prev.struct.field("p"), plug.struct.field("pp")),
              pl.Int32).alias("prev_pid"),
-        pl.coalesce(rest.str.extract(_SW_RAW_NEXT, 1), plug.struct.field("nc")).alias("next_comm"),
-        _int(pl.coalesce(rest.str.extract(_SW_RAW_NEXT, 2), plug.struct.field("np")),
+        pl.coalesce(nxt.struct.field("c"), plug.struct.field("nc")).alias("next_comm"),
+        _int(pl.coalesce(nxt.struct.field("p"), plug.struct.field("np")),
              pl.Int32).alias("next_pid"),
     ).with_columns((pl.col("next_pid").is_not_null() & pl.col("next_comm").is_not_null())
                    .alias("_ok"))
