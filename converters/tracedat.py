@@ -297,6 +297,7 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
         except RingBufferError as exc:
             raise BinaryFormatError(f"CPU {cpu_id}: {exc}", data_off + exc.offset) from None
         info.lost_events += rec.lost
+        info.missed_pages_uncounted += rec.lost_unknown
         bufs.append(arr)
         ts_l.append(rec.ts)
         off_l.append(rec.offset + bases)

@@ -75,3 +75,25 @@ def test_damaged_files_give_one_line_with_offset(tmp_path: Path) -> None:
         res = runner.invoke(app, ["replay", str(p)])
         assert res.exit_code == 1
         assert len(res.stderr.strip().splitlines()) == 1 and "offset" in res.stderr
+
+
+def test_missed_event_page_flags() -> None:
+    """SYNTHETIC pages: bit 31 = events missed, bit 30 = the count is stored after the data."""
+    import numpy as np
+
+    from converters.ringbuffer import decode_pages
+    from xpfotrace.traceinfo import TraceInfo
+
+    def page(commit_flags: int, stored: int | None) -> bytes:
+        record = struct.pack("<I", (2 << 0) | (5 << 5)) + b"\x07" * 8  # type_len 2, delta 5
+        data = record + (struct.pack("<Q", stored) if stored is not None else b"")
+        head = struct.pack("<QQ", 1000, len(record) | commit_flags)
+        return (head + data).ljust(4096, b"\0")
+
+    buf = np.frombuffer(page(1 << 31 | 1 << 30, 17) + page(1 << 31, None) + page(0, None),
+                        np.uint8)
+    rec = decode_pages(buf, 4096)
+    assert (rec.lost, rec.lost_unknown) == (17, 1)
+    assert rec.ts.tolist() == [1005, 1005, 1005] and rec.length.tolist() == [8, 8, 8]
+    info = TraceInfo(missed_pages_uncounted=rec.lost_unknown)
+    assert any("without a count" in w for w in info.warnings())

@@ -19,6 +19,7 @@ import contextlib
 import errno
 import os
 import shlex
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -178,8 +179,7 @@ def _save_text(src: str, dest: str) -> None:
         if dest.endswith(".zst"):
             zstandard.ZstdCompressor(level=19).copy_stream(fin, fout)
         else:
-            while chunk := fin.read(1 << 20):
-                fout.write(chunk)
+            shutil.copyfileobj(fin, fout)
 
 
 def _named(info: TraceInfo) -> TraceInfo:

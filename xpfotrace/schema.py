@@ -47,3 +47,4 @@ META_OVERFLOW = META_PREFIX + "overflow"  # "entries_in_buffer/entries_written" 
 META_SKIPPED = META_PREFIX + "skipped_lines"
 META_FIRST_TS = META_PREFIX + "cpu_first_ts"  # JSON {cpu: first ts}
 META_OUT_OF_ORDER = META_PREFIX + "out_of_order"
+META_MISSED_PAGES = META_PREFIX + "missed_pages_uncounted"  # trace.dat pages, no count

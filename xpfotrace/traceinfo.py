@@ -23,6 +23,7 @@ class TraceInfo:
     overflow: str | None = None  # "in_buffer/written" when the ring buffer overwrote events
     cpu_first_ts: dict[int, int] = field(default_factory=dict)  # first ts seen on each CPU
     out_of_order: int = 0  # events whose ts is below the previous one of the same CPU
+    missed_pages_uncounted: int = 0  # trace.dat pages flagged "missed events", no count
     cut_last_line: int | None = None  # line number of a last line without its newline
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -44,6 +45,10 @@ class TraceInfo:
         if self.lost_events:
             out.append(f"the trace reports {self.lost_events:,} lost events: counters are "
                        "a lower bound")
+        if self.missed_pages_uncounted:
+            out.append(f"{self.missed_pages_uncounted:,} ring-buffer page(s) report missed "
+                       "events without a count (not in lost_events): counters are a lower "
+                       "bound")
         if self.overflow is not None:
             skew = f"; the CPUs' first timestamps differ by {self.skew_ns / 1e6:.3f} ms"
             out.append(f"the ring buffer overflowed (entries-in-buffer/entries-written "
@@ -83,6 +88,7 @@ class TraceInfo:
         meta[schema.META_FIRST_TS] = json.dumps({str(k): v for k, v in
                                                  sorted(self.cpu_first_ts.items())})
         meta[schema.META_OUT_OF_ORDER] = str(self.out_of_order)
+        meta[schema.META_MISSED_PAGES] = str(self.missed_pages_uncounted)
         meta.update({schema.META_PREFIX + k: v for k, v in self.extra.items()})
         return meta
 
@@ -90,7 +96,8 @@ class TraceInfo:
     def from_metadata(cls, meta: dict[str, str]) -> TraceInfo:
         known = {schema.META_FORMAT, schema.META_SOURCE, schema.META_CPUS, schema.META_LOST,
                  schema.META_VERSION, schema.META_EVENTS, schema.META_OVERFLOW,
-                 schema.META_SKIPPED, schema.META_FIRST_TS, schema.META_OUT_OF_ORDER}
+                 schema.META_SKIPPED, schema.META_FIRST_TS, schema.META_OUT_OF_ORDER,
+                 schema.META_MISSED_PAGES}
         extra = {k[len(schema.META_PREFIX):]: v for k, v in meta.items()
                  if k.startswith(schema.META_PREFIX) and k not in known}
         cpus = meta.get(schema.META_CPUS)
@@ -105,5 +112,6 @@ class TraceInfo:
             cpu_first_ts={int(k): int(v) for k, v in
                           json.loads(meta.get(schema.META_FIRST_TS, "{}")).items()},
             out_of_order=int(meta.get(schema.META_OUT_OF_ORDER, "0")),
+            missed_pages_uncounted=int(meta.get(schema.META_MISSED_PAGES, "0")),
             extra=extra,
         )

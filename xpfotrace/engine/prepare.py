@@ -51,13 +51,14 @@ def _gfp_class(events: pl.DataFrame) -> pl.DataFrame:
     table = pl.DataFrame({"gfp_flags": keys, "_user": user, "_zero": zero},
                          schema={"gfp_flags": pl.String, "_user": pl.Boolean,
                                  "_zero": pl.Boolean})
-    return events.join(table, on="gfp_flags", how="left", nulls_equal=True)
+    return events.join(table, on="gfp_flags", how="left", nulls_equal=True,
+                       maintain_order="left")
 
 
 def prepare(df: pl.DataFrame, cpus: int) -> Prepared:
     """Order, classify and expand the events of a trace with ``cpus`` CPUs."""
     ev = df.sort("ts", "seq").with_row_index("rank")
-    ev = _gfp_class(ev).sort("rank")
+    ev = _gfp_class(ev)
     name = pl.col("event")
     pfn = pl.col("pfn")
     alloc_ok = (name == "mm_page_alloc") & pfn.is_not_null() & (pfn != 0)

@@ -74,7 +74,6 @@ class _Intervals:
         self.base_by_cpu: I64 = (self.v * self.stride)[by_cpu]
         own_end = self.own_cum[np.searchsorted(self.own_key,
                                                self.base_by_cpu + self.end[by_cpu])]
-        self.own_end_total = int(own_end.sum())
         self.own_end_by_cpu: I64 = own_end
         self.w_end: I64 = self.wcum[self.end]
 
