@@ -68,15 +68,21 @@ def test_engine_matches_reference(case: tuple[list[dict[str, Any]], int, int]) -
 @given(traces())
 def test_interpolation_search_matches_reference(case: tuple[list[dict[str, Any]], int, int]
                                                 ) -> None:
-    """The same, with window quantiles found by the search loop instead of listing."""
+    """The same, with window quantiles found by the sampled bracket and the search loop
+    instead of listing, and the switches split into tiny uncached chunks."""
     from xpfotrace.engine import remote
 
     events, n_trace, n = case
-    saved = remote.MATERIALIZE
+    knobs = {"MIN_SAMPLE": 1, "CHUNK_ENTRIES": 7, "CACHE_ENTRIES": 0}
+    saved = remote.MATERIALIZE, {k: getattr(remote._Windows, k) for k in knobs}
     remote.MATERIALIZE = 0
+    for k, v in knobs.items():
+        setattr(remote._Windows, k, v)
     try:
         result = replay(make_trace(events, cpus=n_trace), cpus=n, strategies="deferred")
     finally:
-        remote.MATERIALIZE = saved
+        remote.MATERIALIZE = saved[0]
+        for k, v in saved[1].items():
+            setattr(remote._Windows, k, v)
     want = reference_replay(events, n_trace, n, "deferred")
     assert {k: result.strategies["deferred"][k] for k in want} == want

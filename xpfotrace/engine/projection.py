@@ -3,10 +3,9 @@
 Virtual CPU ``v`` is traced CPU ``v mod N_trace`` of replica ``r = v div N_trace``;
 its requests and mm switches move to ``t0 + ((t - t0 + (r*D) div k) mod D)``.
 
-Each replica's moved timeline is a rotation of the trace's own (ts, seq) order,
-so concatenating the replicas' rotated blocks in replica order and sorting them
-stably by moved ts gives the replay order (moved ts, r, seq) with one
-near-linear sort over k pre-sorted runs.
+Each replica's moved timeline is a rotation of the trace's own (ts, seq) order:
+the trace is a circle of length D turned by ``(r*D) div k`` and cut at moved time 0.
+The virtual timeline is never built; ``remote`` counts on the trace's own arrays.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import polars as pl
 from ..errors import UsageError
 
 I64 = npt.NDArray[np.int64]
-BOOL = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -81,37 +79,3 @@ class Timeline:
                             pl.lit(0, pl.Int64).alias("w")),
         ]).sort("rank")
         return cls(both["ts"].to_numpy(), both["cpu"].to_numpy(), both["w"].to_numpy())
-
-    def project(self, proj: Projection) -> VirtualTimeline:
-        """The rows of all N virtual CPUs, in order (moved ts, r, seq)."""
-        keep = self.cpu < proj.n_trace
-        ts, cpu, w = self.ts[keep], self.cpu[keep], self.w[keep]
-        d = proj.period
-        rel0 = ts - proj.t0
-        blocks_t, blocks_v, blocks_w = [], [], []
-        for r in range(proj.replicas):
-            shift = proj.shift(r)
-            # rows whose moved time wraps past D come first: a rotation, two slices
-            wrap = int(np.searchsorted(rel0, d - shift, side="left"))
-            bt = np.concatenate((rel0[wrap:] + (shift - d), rel0[:wrap] + shift))
-            bv = np.concatenate((cpu[wrap:], cpu[:wrap])) + r * proj.n_trace
-            bw = np.concatenate((w[wrap:], w[:wrap]))
-            if r == proj.replicas - 1 and proj.n % proj.n_trace:
-                part = bv < proj.n  # a partial last replica keeps only its CPUs
-                bt, bv, bw = bt[part], bv[part], bw[part]
-            blocks_t.append(bt)
-            blocks_v.append(bv)
-            blocks_w.append(bw)
-        mts = np.concatenate(blocks_t) if blocks_t else np.zeros(0, np.int64)
-        order = np.argsort(mts, kind="stable")
-        return VirtualTimeline(mts[order] + proj.t0, np.concatenate(blocks_v)[order],
-                               np.concatenate(blocks_w)[order])
-
-
-@dataclass
-class VirtualTimeline:
-    """Rows of the virtual CPUs in replay order: moved ts, virtual CPU, weight (0: switch)."""
-
-    mts: I64
-    v: I64
-    w: I64

@@ -1,23 +1,39 @@
-"""Remote pass of the ``deferred`` mode (MODEL.md section 4) over virtual CPUs.
+"""Remote pass of the ``deferred`` mode (MODEL.md section 4) on N virtual CPUs.
 
-No (request, CPU) pair is ever built. Requests sit in one array in replay
-order with cumulative weights; each CPU's mm switches cut its timeline into
-intervals. The requests *of other CPUs* in an interval are the interval's
-total minus the CPU's own (found in a second array keyed by CPU). A switch
-flushes when that count is positive; the windows it closes are its ts minus
-those requests' ts, so "how many windows are <= x" is a sum of searchsorted
-counts over switches, and each quantile is found exactly by bisection on x.
+No virtual timeline and no (request, CPU) pair is ever built. The trace is a
+circle of length D; replica ``r`` (MODEL.md section 6) is the same circle turned
+by ``s_r`` and cut at moved time 0. Seen from replica ``r``, the requests of
+replica ``r'`` sit at the trace's own request times minus ``delta = s_r - s_r'``
+(ties go to the lower replica), so every count a virtual CPU needs is a
+difference of two searchsorted positions in the trace's own request array,
+shifted by ``delta``. The k * k replica pairs share about 4k distinct
+``(delta, tie side)`` *combos*; each is evaluated once per traced mm switch and
+weighted by how many (switch replica, request replica) pairs use it.
+
+A virtual CPU's mm switches cut its circle into intervals: each traced switch
+closes the interval from the previous switch of its CPU (cyclically), except
+the first switch after the cut, whose interval starts at moved time 0 (those
+few ``cuts`` are counted on their own). Within one replica a CPU's own requests
+are subtracted; other replicas' requests always belong to other virtual CPUs.
+A switch flushes when its interval holds a request of another CPU; the windows
+it closes are its time minus those requests' times, so "how many windows are
+<= x" is again a sum of searchsorted differences, and each quantile is found
+exactly by a search on x that ends by listing the windows of a small bracket.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from .projection import I64, VirtualTimeline
+from .projection import I64, Projection, Timeline
+
+BOOL = npt.NDArray[np.bool_]
+F64 = npt.NDArray[np.float64]
 
 
 @dataclass
@@ -35,115 +51,505 @@ def nearest_rank(p: int, n: int) -> int:
     return (p * n + 99) // 100 - 1
 
 
-def _cpu_sort_dtype(n: int) -> type[np.unsignedinteger]:
-    # a stable sort of 16-bit integers is a radix sort: linear time
-    return np.uint16 if n < (1 << 16) else np.uint32
+class _Requests:
+    """One set of the trace's requests in replay order, on the circle of length ``period``.
+
+    Positions are *extended* indices: ``a*q + i`` is request ``i`` in turn ``a``
+    of the circle (time ``t[i] + a*period``), so an interval that wraps is a
+    plain index range.
+    """
+
+    def __init__(self, t: I64, row: I64, cpu: I64, w: I64, period: int, n_trace: int) -> None:
+        self.t, self.row, self.cpu, self.w = t, row, cpu, w
+        self.q = len(t)
+        self.period = period
+        self.wc: I64 = np.concatenate(([0], np.cumsum(w))).astype(np.int64)
+        self.total = int(self.wc[-1])
+        # own requests: keys cpu*(q+1) + index, ascending, with cumulative weights
+        self.stride = self.q + 1
+        by_cpu = np.argsort(cpu.astype(np.uint32), kind="stable")
+        self.own_key: I64 = cpu[by_cpu] * self.stride + by_cpu
+        self.own_cum: I64 = np.concatenate(([0], np.cumsum(w[by_cpu]))).astype(np.int64)
+        cpus = np.arange(n_trace + 1, dtype=np.int64) * self.stride
+        bounds = self.own_cum[np.searchsorted(self.own_key, cpus)]
+        self.own_base: I64 = bounds[:-1]
+        self.own_total: I64 = np.diff(bounds)
+        # runs of one CPU, for the first other-CPU request at or after an index
+        self.run_end: I64 = np.concatenate((np.flatnonzero(np.diff(cpu) != 0) + 1, [self.q]))
+
+    def at(self, y: I64, right: bool | BOOL = False) -> I64:
+        """Extended index of the first request with time >= y (> y where ``right``)."""
+        if self.q == 0:
+            return np.zeros_like(y)
+        a = y // self.period
+        b = y - a * self.period
+        if isinstance(right, bool):
+            i = np.searchsorted(self.t, b, side="right" if right else "left")
+        else:
+            i = np.where(right, np.searchsorted(self.t, b, side="right"),
+                         np.searchsorted(self.t, b, side="left"))
+        out: I64 = a * self.q + i
+        return out
+
+    def at_row(self, row: I64) -> I64:
+        """Index of the first request after timeline row ``row`` (turn 0)."""
+        out: I64 = np.searchsorted(self.row, row).astype(np.int64)
+        return out
+
+    def _split(self, i: I64) -> tuple[I64, I64]:
+        a, m = np.divmod(i, self.q)
+        return a, m
+
+    def cum(self, i: I64) -> I64:
+        """Weight of the requests before extended index ``i``."""
+        if self.q == 0:
+            return np.zeros_like(i)
+        a, m = self._split(i)
+        out: I64 = a * self.total + self.wc[m]
+        return out
+
+    def own_cum_at(self, c: I64, i: I64) -> I64:
+        """Weight of CPU ``c``'s requests before extended index ``i``."""
+        if self.q == 0:
+            return np.zeros_like(i)
+        a, m = self._split(i)
+        out: I64 = (a * self.own_total[c] - self.own_base[c]
+                    + self.own_cum[np.searchsorted(self.own_key, c * self.stride + m)])
+        return out
+
+    def time(self, i: I64) -> I64:
+        """Time of the request at extended index ``i``."""
+        a, m = self._split(i)
+        out: I64 = self.t[m] + a * self.period
+        return out
+
+    def first_other(self, c: I64, i: I64) -> I64:
+        """Extended index of the first request at or after ``i`` whose CPU is not ``c``
+        (meaningful where one exists before the range ends)."""
+        a, m = self._split(i)
+        m = np.minimum(m, self.q - 1)
+        run_end = self.run_end[np.searchsorted(self.run_end, m, side="right")]
+        nxt = np.where(self.cpu[m] != c, m, run_end)
+        # a run that reaches the end of the array continues at index 0 of the next turn
+        first0 = self.q + np.where(self.cpu[0] != c, 0, self.run_end[0])
+        out: I64 = a * self.q + np.where(nxt < self.q, nxt, first0)
+        return out
 
 
-class _Intervals:
-    """Per-switch interval bounds into the request array, and own-request lookup."""
+@dataclass
+class _Switches:
+    """Traced mm switches in replay order, each with its CPU's previous switch on the circle."""
 
-    def __init__(self, tl: VirtualTimeline, n_virtual: int) -> None:
-        is_req = tl.w > 0
-        req_before: I64 = np.cumsum(is_req) - is_req  # requests before each row
-        self.req_mts: I64 = tl.mts[is_req]
-        req_w: I64 = tl.w[is_req]
-        self.req_w = req_w
-        self.req_v: I64 = tl.v[is_req]
-        n_req = len(self.req_mts)
-        self.wcum: I64 = np.concatenate(([0], np.cumsum(req_w))).astype(np.int64)
+    t: I64
+    cpu: I64
+    row: I64
+    prev_t: I64  # previous switch's time, minus D for a CPU's first switch
+    prev_row: I64
+    prev_turn: I64  # -1 for a CPU's first switch (its previous switch is a turn earlier)
+
+    @classmethod
+    def build(cls, t: I64, cpu: I64, row: I64, period: int) -> _Switches:
+        by_cpu = np.argsort(cpu.astype(np.uint32), kind="stable")
+        c = cpu[by_cpu]
+        first = np.ones(len(c), dtype=bool)
+        first[1:] = c[1:] != c[:-1]
+        last = np.ones(len(c), dtype=bool)
+        last[:-1] = first[1:]
+        group_last = np.flatnonzero(last)[np.cumsum(first) - 1]  # each row's CPU's last
+        prev_sorted = np.where(first, group_last, np.arange(len(c)) - 1)
+        prev = np.empty(len(c), dtype=np.int64)
+        prev[by_cpu] = by_cpu[prev_sorted]
+        turn = np.zeros(len(c), dtype=np.int64)
+        turn[by_cpu] = np.where(first, -1, 0)
+        return cls(t, cpu, row, t[prev] + turn * period, row[prev], turn)
+
+
+@dataclass
+class _CutSites:
+    """Per virtual CPU with switches: its replica, CPU, first switch after the cut, and
+    where that switch's interval starts (moved time 0, in the replica's trace time)."""
+
+    r: I64
+    c: I64
+    j: I64
+    low: I64
+
+
+@dataclass
+class _Combo:
+    """Requests of replica r' seen from replica r: shifted by delta, ties by replica."""
+
+    same: bool  # r' == r: the switch's own replica, own CPU excluded
+    delta: int
+    right: bool  # r' < r: a request at the switch's moved time comes before it
+    rset: int  # 0: all requests, 1: a partial last replica's
+
+
+class _Plan:
+    """Everything the counts need, for one variant's timeline on N virtual CPUs."""
+
+    def __init__(self, tl: Timeline, proj: Projection) -> None:
+        keep = tl.cpu < proj.n_trace
+        ts, cpu, w = tl.ts[keep], tl.cpu[keep], tl.w[keep]
+        d = self.period = proj.period
+        k = self.k = proj.replicas
+        self.n, self.n_trace = proj.n, proj.n_trace
+        rel = ts - proj.t0
+        row = np.arange(len(ts), dtype=np.int64)
+        is_req = w > 0
+        part = self.n - (k - 1) * self.n_trace  # CPUs of the last replica
+        self.sets = [_Requests(rel[is_req], row[is_req], cpu[is_req], w[is_req], d,
+                               self.n_trace)]
+        if part < self.n_trace:
+            sub = is_req & (cpu < part)
+            self.sets.append(_Requests(rel[sub], row[sub], cpu[sub], w[sub], d, self.n_trace))
+        self.valid: BOOL = (np.arange(k)[:, None] * self.n_trace
+                            + np.arange(self.n_trace)[None, :]) < self.n  # (r, c)
+        self.shifts = np.array([proj.shift(r) for r in range(k)], dtype=np.int64)
         sw = ~is_req
-        # switches in replay order (so searchsorted queries by time come sorted)
-        self.v: I64 = tl.v[sw]
-        self.end: I64 = req_before[sw]
-        self.mts: I64 = tl.mts[sw]
-        # interval start: the end of the same CPU's previous switch (0 for its first)
-        by_cpu = np.argsort(self.v.astype(_cpu_sort_dtype(n_virtual)), kind="stable")
-        v_sorted, end_sorted = self.v[by_cpu], self.end[by_cpu]
-        first = np.ones(len(v_sorted), dtype=bool)
-        first[1:] = v_sorted[1:] != v_sorted[:-1]
-        start_sorted = np.where(first, 0, np.concatenate(([0], end_sorted[:-1])))
-        self.start: I64 = np.empty_like(start_sorted)
-        self.start[by_cpu] = start_sorted
-        self.by_cpu = by_cpu  # per-CPU order: own-request lookup keys come sorted in it
-        # own requests: keys v*(R+1) + request index, ascending, with cumulative weights
-        self.stride = n_req + 1
-        ko = np.argsort(self.req_v.astype(_cpu_sort_dtype(n_virtual)), kind="stable")
-        self.own_key: I64 = self.req_v[ko] * self.stride + ko
-        self.own_cum: I64 = np.concatenate(([0], np.cumsum(req_w[ko]))).astype(np.int64)
-        self.base_by_cpu: I64 = (self.v * self.stride)[by_cpu]
-        own_end = self.own_cum[np.searchsorted(self.own_key,
-                                               self.base_by_cpu + self.end[by_cpu])]
-        self.own_end_by_cpu: I64 = own_end
-        self.w_end: I64 = self.wcum[self.end]
+        self.sw = _Switches.build(rel[sw], cpu[sw], row[sw], d)
+        self._combos(part)
+        self._cuts()
+        weights_by_cpu = self.sets[0].own_total
+        self.total_weight = int((self.valid.sum(axis=0) * weights_by_cpu).sum())
 
-    def _own_from(self, lo: I64) -> I64:
-        """Own-request weight in [lo, end), per switch in per-CPU order."""
-        keys = self.base_by_cpu + lo[self.by_cpu]  # ascending: lo grows within a CPU
-        own: I64 = self.own_end_by_cpu - self.own_cum[np.searchsorted(self.own_key, keys)]
-        return own
+    def _combos(self, part: int) -> None:
+        k = self.k
+        rset = [1 if (r == k - 1 and part < self.n_trace) else 0 for r in range(k)]
+        index: dict[tuple[bool, int, bool, int], int] = {}
+        self.combo_of = np.zeros((k, k), dtype=np.int64)
+        for r in range(k):
+            for r2 in range(k):
+                same = r == r2
+                key = (same, 0 if same else int(self.shifts[r] - self.shifts[r2]),
+                       r2 < r, rset[r2])
+                self.combo_of[r, r2] = index.setdefault(key, len(index))
+        self.combos = [_Combo(*key) for key in index]
+        nc = len(self.combos)
+        # uses[r, combo]: request replicas r' that replica r's switches see through combo
+        self.uses = np.zeros((k, nc), dtype=np.int64)
+        np.add.at(self.uses, (np.repeat(np.arange(k), k), self.combo_of.ravel()), 1)
+        # by_cpu[c, combo]: (r, r') pairs through combo, over the replicas where c exists
+        self.by_cpu = self.valid.T.astype(np.int64) @ self.uses
+        self.delta = np.array([c.delta for c in self.combos], dtype=np.int64)
+        self.right = np.array([c.right for c in self.combos], dtype=bool)
 
-    def others(self, lo: I64) -> I64:
-        """Weight of other CPUs' requests with index in [lo, end) for each switch."""
-        own = np.empty_like(lo)
-        own[self.by_cpu] = self._own_from(lo)
-        return self.w_end - self.wcum[lo] - own
+    def _cuts(self) -> None:
+        sw, d = self.sw, self.period
+        rs, cs, js, lows = [], [], [], []
+        for c in range(self.n_trace):
+            idx = np.flatnonzero(sw.cpu == c)
+            if len(idx) == 0:
+                continue
+            for r in range(self.k):
+                if not self.valid[r, c]:
+                    continue
+                start = d - int(self.shifts[r])  # moved time 0, in the trace's time
+                pos = int(np.searchsorted(sw.t[idx], start, side="left"))
+                wrapped = pos < len(idx)
+                rs.append(r)
+                cs.append(c)
+                js.append(int(idx[pos]) if wrapped else int(idx[0]))
+                lows.append(start if wrapped else start - d)
+        self.cut = _CutSites(*(np.array(v, dtype=np.int64) for v in (rs, cs, js, lows)))
 
-    def others_total(self, lo: I64) -> int:
-        return int((self.w_end - self.wcum[lo]).sum()) - int(self._own_from(lo).sum())
+    # -- intervals of the traced switches, per combo --------------------------------------
+
+    def chunks(self, size: int) -> Iterator[slice]:
+        for a in range(0, len(self.sw.t), size):
+            yield slice(a, min(a + size, len(self.sw.t)))
+
+    def bounds(self, ci: int, s: slice) -> tuple[I64, I64]:
+        """Extended index range of combo ``ci``'s requests in the intervals of switches ``s``."""
+        cb, sw = self.combos[ci], self.sw
+        rq = self.sets[cb.rset]
+        if cb.same:
+            lo = rq.at_row(sw.prev_row[s]) + sw.prev_turn[s] * rq.q
+            return lo, rq.at_row(sw.row[s])
+        return rq.at(sw.prev_t[s] + cb.delta, cb.right), rq.at(sw.t[s] + cb.delta, cb.right)
+
+    def first(self, ci: int, s: slice | I64, lo: I64) -> I64:
+        """Time of the first request the window counts in a range starting at ``lo``."""
+        cb = self.combos[ci]
+        rq = self.sets[cb.rset]
+        if cb.same:
+            return rq.time(rq.first_other(self.sw.cpu[s], lo))
+        return rq.time(lo)
+
+    def realized(self, s: slice) -> I64:
+        """(switch, combo) -> how many (switch replica, request replica) pairs use it,
+        the first switch after each cut excepted (its interval is counted on its own)."""
+        out: I64 = self.by_cpu[self.sw.cpu[s]].copy()
+        inside = (self.cut.j >= s.start) & (self.cut.j < s.stop)
+        np.subtract.at(out, self.cut.j[inside] - s.start, self.uses[self.cut.r[inside]])
+        return out
+
+
+@dataclass
+class _Chunk:
+    """Index ranges of a chunk of switches, combo by switch."""
+
+    s: slice
+    lo: I64  # first request of each interval
+    hi: I64  # end of each interval
+    cum_hi: I64  # weight before ``hi`` (own CPU's excluded for same-replica combos)
+    real: I64  # (switch replica, request replica) pairs using each entry
+
+
+class _Windows:
+    """Counts of one variant: flushes, windows and ``count_le`` for the quantile search."""
+
+    CHUNK_ENTRIES = 2_000_000  # (combo, switch) entries per chunk
+    CACHE_ENTRIES = 12_000_000  # keep the chunks across count_le calls up to this size
+    MIN_SAMPLE = 100  # fewer sampled windows than this give no bracket
+
+    def __init__(self, plan: _Plan) -> None:
+        self.p = plan
+        nc = len(plan.combos)
+        self.size = max(1, self.CHUNK_ENTRIES // nc)
+        self.entries = len(plan.sw.t) * nc
+        self.cache: list[_Chunk] | None = [] if self.entries <= self.CACHE_ENTRIES else None
+        rsets = np.array([c.rset for c in plan.combos])
+        self.groups = [(i, np.flatnonzero(rsets == i)) for i in range(len(plan.sets))]
+        self.same = [ci for ci, c in enumerate(plan.combos) if c.same]
+        self.cut = _Cuts(plan)
+        self.unweighted = 0  # listed entries the windows stand for (set by totals)
+        self._sample: tuple[I64, I64] | None = None
+
+    def chunks(self) -> Iterator[_Chunk]:
+        if self.cache:
+            yield from self.cache
+            return
+        p = self.p
+        for s in p.chunks(self.size):
+            bounds = [p.bounds(ci, s) for ci in range(len(p.combos))]
+            lo = np.stack([b[0] for b in bounds])
+            hi = np.stack([b[1] for b in bounds])
+            ch = _Chunk(s, lo, hi, self._cum(s, hi), p.realized(s).T.copy())
+            if self.cache is not None:
+                self.cache.append(ch)
+            yield ch
+
+    def _cum(self, s: slice, idx: I64) -> I64:
+        """Weight before each index (combo x switch), own CPU's excluded where it applies."""
+        p = self.p
+        out = np.empty_like(idx)
+        for rset, rows in self.groups:
+            out[rows] = p.sets[rset].cum(idx[rows])
+        for ci in self.same:
+            rq = p.sets[p.combos[ci].rset]
+            out[ci] -= rq.own_cum_at(p.sw.cpu[s], idx[ci])
+        return out
+
+    def _lower(self, ch: _Chunk, x: int) -> I64:
+        """Start of the windows <= x in each interval: the first request at or after
+        switch time + delta - x."""
+        p = self.p
+        t = p.sw.t[ch.s]
+        out = np.empty_like(ch.lo)
+        for rset, rows in self.groups:
+            y = t[None, :] + (p.delta[rows] - x)[:, None]
+            out[rows] = p.sets[rset].at(y.ravel()).reshape(y.shape)
+        np.maximum(out, ch.lo, out=out)
+        np.minimum(out, ch.hi, out=out)
+        return out
+
+    def totals(self) -> tuple[int, int, int]:
+        """(flushes, windows, largest window; -1 when there is none)."""
+        p = self.p
+        flushes = windows = unweighted = 0
+        uses = p.uses.T.astype(np.float64)  # (combo, r)
+        valid = p.valid.T  # (c, r)
+        cut_others, w_max = self.cut.totals()
+        for ch in self.chunks():
+            s = ch.s
+            cnt = ch.cum_hi - self._cum(s, ch.lo)
+            # others[j, r]: requests of other virtual CPUs in switch j's interval on replica r
+            others = np.rint(cnt.T.astype(np.float64) @ uses).astype(np.int64)
+            others *= valid[p.sw.cpu[s]]
+            inside = (p.cut.j >= s.start) & (p.cut.j < s.stop)
+            others[p.cut.j[inside] - s.start, p.cut.r[inside]] = cut_others[inside]
+            flushes += int((others > 0).sum())
+            windows += int(others.sum())
+            seen = (cnt > 0) & (ch.real > 0)
+            unweighted += int(cnt[seen].sum())
+            for ci in np.flatnonzero(seen.any(axis=1)):
+                m = seen[ci]
+                first = p.first(int(ci), np.flatnonzero(m) + s.start, ch.lo[ci][m])
+                w_max = max(w_max, int((p.sw.t[s][m] + p.delta[ci] - first).max()))
+        self.unweighted = unweighted + int(cut_others.sum())
+        return flushes, windows, w_max
 
     def count_le(self, x: int) -> int:
         """Number of windows <= x."""
-        lo = np.searchsorted(self.req_mts, self.mts - x, side="left")  # sorted queries
-        lo = np.minimum(np.maximum(lo, self.start), self.end)
-        return self.others_total(lo)
+        total = 0
+        for ch in self.chunks():
+            n = ch.cum_hi - self._cum(ch.s, self._lower(ch, x))
+            total += int((n * ch.real).sum())
+        return total + self.cut.count_le(x)
 
-    def max_window(self, has: npt.NDArray[np.bool_]) -> int:
-        """Largest window: each switch's first other-CPU request (past a run of its own)."""
-        change = np.flatnonzero(np.diff(self.req_v) != 0) + 1
-        bounds = np.concatenate((change, [len(self.req_v)]))
-        s = self.start[has]
-        run_end = bounds[np.searchsorted(bounds, s, side="right")]
-        first_other = np.where(self.req_v[s] != self.v[has], s, run_end)
-        return int((self.mts[has] - self.req_mts[first_other]).max())
+    def listing(self, lo_x: int, hi_x: int, every: int = 1) -> tuple[I64, I64]:
+        """Windows w with lo_x < w <= hi_x and their weights: one index range per
+        (combo, switch), expanded with np.repeat. ``every`` > 1 lists only the requests
+        whose index is a multiple of ``every`` (a systematic sample)."""
+        p = self.p
+        wins: list[I64] = []
+        weights: list[I64] = []
+        everything = lo_x < 0 and hi_x >= p.period
+        for ch in self.chunks():
+            a_all = ch.lo if everything else self._lower(ch, hi_x)
+            b_all = ch.hi if everything else self._lower(ch, lo_x)
+            t = p.sw.t[ch.s]
+            for ci, cb in enumerate(p.combos):
+                keep = (ch.real[ci] > 0) & (b_all[ci] > a_all[ci])
+                if not keep.any():
+                    continue
+                own = p.sw.cpu[ch.s][keep] if cb.same else None
+                _expand(p.sets[cb.rset], a_all[ci][keep], b_all[ci][keep],
+                        (t + cb.delta)[keep], ch.real[ci][keep], own, wins, weights, every)
+        self.cut.listing(lo_x, hi_x, wins, weights, every)
+        if not wins:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(wins), np.concatenate(weights)
 
-    def kth_between(self, lo: int, hi: int, k: int) -> int:
-        """The k-th smallest (1-based, by weight) window w with lo < w <= hi, by listing
-        just those windows: one index range per switch, expanded with np.repeat."""
-        a = np.searchsorted(self.req_mts, self.mts - hi, side="left")
-        b = np.searchsorted(self.req_mts, self.mts - lo, side="left")
-        a = np.minimum(np.maximum(a, self.start), self.end)
-        b = np.minimum(np.maximum(b, self.start), self.end)
-        lengths = b - a
-        total = int(lengths.sum())
-        sw = np.repeat(np.arange(len(a)), lengths)
-        idx = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths) + a[sw]
-        other = self.req_v[idx] != self.v[sw]
-        idx, sw = idx[other], sw[other]
-        win = self.mts[sw] - self.req_mts[idx]
+    def kth_between(self, lo_x: int, hi_x: int, kth: int) -> int:
+        """The kth smallest (1-based, by weight) window w with lo_x < w <= hi_x."""
+        win, weight = self.listing(lo_x, hi_x)
         order = np.argsort(win, kind="stable")
-        cum = np.cumsum(self.req_w[idx][order])
-        return int(win[order][np.searchsorted(cum, k, side="left")])
+        cum = np.cumsum(weight[order])
+        return int(win[order][np.searchsorted(cum, kth, side="left")])
+
+    def bracket(self, want: int, total: int) -> tuple[int, int]:
+        """A likely bracket (lo, hi] of the want-th window, from a systematic sample of
+        the requests (the caller checks it with two counts)."""
+        if self._sample is None:
+            budget = 1_000_000  # sampled windows
+            every = max(1, -(-self.unweighted // budget))
+            win, weight = self.listing(-1, self.p.period, every)
+            order = np.argsort(win, kind="stable")
+            self._sample = win[order], np.cumsum(weight[order])
+        win, cum = self._sample
+        if len(win) < self.MIN_SAMPLE:
+            return -1, self.p.period
+        f = want / total
+        # requests of one interval are not independent: widen the binomial margin
+        margin = 10.0 * math.sqrt(f * (1 - f) / len(win)) + 10.0 / len(win)
+        a, b = np.searchsorted(cum, [max(0.0, f - margin) * cum[-1],
+                                     min(1.0, f + margin) * cum[-1]])
+        return int(win[min(a, len(win) - 1)]) - 1, int(win[min(b, len(win) - 1)])
 
 
-#: Once the search bracket holds at most this many windows they are listed and sorted
-#: (``None``: scaled to the cost of one count, about 8 windows per switch, 1 M to 16 M).
+def _expand(rq: _Requests, a: I64, b: I64, end: I64, mult: I64, own: I64 | None,
+            wins: list[I64], weights: list[I64], every: int = 1) -> None:
+    """Append the windows ``end - time`` of requests [a, b) per item, weighted by ``mult``,
+    skipping requests of CPU ``own`` (per item) when given; with ``every`` > 1 only
+    requests whose index is a multiple of it."""
+    if every > 1:
+        a = -(-a // every)  # multiples of ``every`` in [a, b), counted from a's
+        b = -(-b // every)
+    lengths = np.maximum(b - a, 0)
+    tot = int(lengths.sum())
+    if tot == 0:
+        return
+    item = np.repeat(np.arange(len(a)), lengths)
+    idx = np.arange(tot) - np.repeat(np.cumsum(lengths) - lengths, lengths) + a[item]
+    if every > 1:
+        idx *= every
+    if own is not None:
+        keep = rq.cpu[idx % rq.q] != own[item]
+        item, idx = item[keep], idx[keep]
+    wins.append(end[item] - rq.time(idx))
+    weights.append(rq.w[idx % rq.q] * mult[item])
+
+
+class _Cuts:
+    """The first switch after the cut of each virtual CPU, paired with each request replica."""
+
+    def __init__(self, p: _Plan) -> None:
+        self.p = p
+        c = p.cut
+        self.pairs = []
+        for r2 in range(p.k):
+            rq = p.sets[1 if (r2 == p.k - 1 and len(p.sets) > 1) else 0]
+            delta = p.shifts[c.r] - p.shifts[r2]
+            same = c.r == r2
+            lo = rq.at(c.low + delta)
+            hi = np.where(same, rq.at_row(p.sw.row[c.j]), rq.at(p.sw.t[c.j] + delta, r2 < c.r))
+            self.pairs.append((rq, same, delta, lo, hi))
+
+    def _count(self, rq: _Requests, same: BOOL, lo: I64, hi: I64) -> I64:
+        c = self.p.cut.c
+        own = rq.own_cum_at(c, hi) - rq.own_cum_at(c, lo)
+        out: I64 = rq.cum(hi) - rq.cum(lo) - np.where(same, own, 0)
+        return out
+
+    def _lower(self, rq: _Requests, delta: I64, lo: I64, hi: I64, x: int) -> I64:
+        t_lo = rq.at(self.p.sw.t[self.p.cut.j] + delta - x)
+        out: I64 = np.minimum(np.maximum(lo, t_lo), hi)
+        return out
+
+    def totals(self) -> tuple[I64, int]:
+        """Requests of other virtual CPUs per cut, and the largest window (-1: none)."""
+        p = self.p
+        others = np.zeros(len(p.cut.r), dtype=np.int64)
+        w_max = -1
+        for rq, same, delta, lo, hi in self.pairs:
+            n = self._count(rq, same, lo, hi)
+            others += n
+            has = n > 0
+            if has.any():
+                idx = np.where(same, rq.first_other(p.cut.c, lo), lo)[has]
+                win = (p.sw.t[p.cut.j] + delta)[has] - rq.time(idx)
+                w_max = max(w_max, int(win.max()))
+        return others, w_max
+
+    def count_le(self, x: int) -> int:
+        return sum(int(self._count(rq, same, self._lower(rq, delta, lo, hi, x), hi).sum())
+                   for rq, same, delta, lo, hi in self.pairs)
+
+    def listing(self, lo_x: int, hi_x: int, wins: list[I64], weights: list[I64],
+                every: int = 1) -> None:
+        p = self.p
+        for rq, same, delta, lo, hi in self.pairs:
+            a = self._lower(rq, delta, lo, hi, hi_x)
+            b = self._lower(rq, delta, lo, hi, lo_x)
+            # a cut paired with another replica excludes no CPU: -1 matches none
+            _expand(rq, a, b, p.sw.t[p.cut.j] + delta, np.ones(len(a), dtype=np.int64),
+                    np.where(same, p.cut.c, -1), wins, weights, every)
+
+
+#: Once the search bracket holds at most this many listed windows they are listed and
+#: sorted (``None``: 4 M).
 MATERIALIZE: int | None = None
 
 
-def _select(iv: _Intervals, want: int, hi: int, total: int) -> int:
+def _select(wd: _Windows, want: int, hi: int, total: int) -> int:
     """Smallest x with count_le(x) >= want, given count_le(hi) = total >= want.
 
-    Safeguarded interpolation search (the count is close to linear locally; every
-    third step bisects) until the bracket is small enough to list its windows.
+    A bracket guessed from a sample of switches is checked with two counts; then a
+    safeguarded interpolation search (the count is close to linear locally; every
+    third step bisects) runs until the bracket is small enough to list its windows.
     """
     lo, c_lo, c_hi = -1, 0, total
+    limit = MATERIALIZE if MATERIALIZE is not None else 4_000_000
+    per_weight = wd.unweighted / total  # listed entries per window
+
+    def small() -> bool:
+        return (c_hi - c_lo) * per_weight <= limit
+
+    if not small():
+        a, b = wd.bracket(want, total)
+        for x in (b, a):
+            if lo < x < hi:
+                c = wd.count_le(x)
+                if c >= want:
+                    hi, c_hi = x, c
+                else:
+                    lo, c_lo = x, c
     step = 0
-    limit = MATERIALIZE if MATERIALIZE is not None else min(16_000_000,
-                                                            max(1_000_000, 8 * len(iv.mts)))
     while hi - lo > 1:
-        if c_hi - c_lo <= limit:
-            return iv.kth_between(lo, hi, want - c_lo)
+        if small():
+            return wd.kth_between(lo, hi, want - c_lo)
         step += 1
         if step % 3 == 0:
             x = (lo + hi) // 2
@@ -155,7 +561,7 @@ def _select(iv: _Intervals, want: int, hi: int, total: int) -> int:
         else:
             x = lo + ((want - c_lo) * (hi - lo) + (c_hi - c_lo) - 1) // (c_hi - c_lo)
             x = min(max(x, lo + 1), hi - 1)
-        c = iv.count_le(x)
+        c = wd.count_le(x)
         if c >= want:
             hi, c_hi = x, c
         else:
@@ -163,35 +569,37 @@ def _select(iv: _Intervals, want: int, hi: int, total: int) -> int:
     return hi
 
 
-def deferred_pass(tl: VirtualTimeline, n_virtual: int, span: int) -> DeferredCounters:
-    """Flushes at mm switches and exposure windows; ``span`` bounds any window (D)."""
-    total = int(tl.w.sum()) * (n_virtual - 1)
-    if total == 0 or bool((tl.w > 0).all()):
+def _prepare(tl: Timeline, proj: Projection) -> tuple[_Windows | None, int]:
+    plan = _Plan(tl, proj)
+    total = plan.total_weight * (proj.n - 1)
+    if total == 0 or len(plan.sw.t) == 0:
+        return None, total
+    return _Windows(plan), total
+
+
+def deferred_pass(tl: Timeline, proj: Projection) -> DeferredCounters:
+    """Flushes at mm switches and exposure windows of ``tl`` on ``proj.n`` virtual CPUs."""
+    wd, total = _prepare(tl, proj)
+    if wd is None:
         return DeferredCounters(0, 0, total, None, None, None)
-    iv = _Intervals(tl, n_virtual)
-    per_switch = iv.others(iv.start)
-    has = per_switch > 0
-    flushes = int(has.sum())
-    windows = int(per_switch.sum())
+    flushes, windows, w_max = wd.totals()
     if windows == 0:
         return DeferredCounters(flushes, 0, total, None, None, None)
-    w_max = iv.max_window(has)
-    p50, p99 = (_select(iv, nearest_rank(p, windows) + 1, w_max, windows) for p in (50, 99))
-    assert span > w_max >= 0
+    p50, p99 = (_select(wd, nearest_rank(p, windows) + 1, w_max, windows) for p in (50, 99))
+    assert proj.period > w_max >= 0
     return DeferredCounters(flushes, windows, total - windows, p50, p99, w_max)
 
 
-def window_cdf(tl: VirtualTimeline, n_virtual: int, points: int) -> tuple[list[int], list[int]]:
+def window_cdf(tl: Timeline, proj: Projection, points: int) -> tuple[list[int], list[int]]:
     """Exact empirical CDF of the exposure windows: (x values, windows <= x), with the
     x values log-spaced up to the largest window (empty when there are no windows)."""
-    if len(tl.w) == 0 or bool((tl.w > 0).all()) or int(tl.w.sum()) == 0:
+    wd, _ = _prepare(tl, proj)
+    if wd is None:
         return [], []
-    iv = _Intervals(tl, n_virtual)
-    per_switch = iv.others(iv.start)
-    has = per_switch > 0
-    if not has.any():
+    _, windows, w_max = wd.totals()
+    if windows == 0:
         return [], []
-    hi = max(iv.max_window(has), 2)
+    hi = max(w_max, 2)
     xs = sorted({round(10 ** (k * math.log10(hi) / (points - 1))) for k in range(points)}
                 | {0, hi})
-    return xs, [iv.count_le(x) for x in xs]
+    return xs, [wd.count_le(x) for x in xs]

@@ -145,8 +145,7 @@ class Replayer:
                    points: int = 200) -> pl.DataFrame:
         """Exposure-window CDF of a deferred strategy at ``points`` log-spaced x values."""
         n = self.cpus if cpus is None else cpus
-        vt = self.timeline(strategy.variant).project(self.projection(n))
-        xs, counts = window_cdf(vt, n, points)
+        xs, counts = window_cdf(self.timeline(strategy.variant), self.projection(n), points)
         total = counts[-1] if counts else 0
         return pl.DataFrame({"window_ns": xs, "fraction": [c / total for c in counts]},
                             schema={"window_ns": pl.Int64, "fraction": pl.Float64})
@@ -169,8 +168,7 @@ class Replayer:
             d = None
             if s.remote == "deferred":
                 if s.variant not in deferred:
-                    vt = self.timeline(s.variant).project(proj)
-                    deferred[s.variant] = deferred_pass(vt, n, proj.period)
+                    deferred[s.variant] = deferred_pass(self.timeline(s.variant), proj)
                 d = deferred[s.variant]
             out[s.name] = _counters(s, _scaled(self.state(s.variant), proj), n, d)
         return ReplayResult(trace=self.facts, observed=self.observed, cpus=n, strategies=out)
