@@ -74,6 +74,9 @@ class _Requests:
         bounds = self.own_cum[np.searchsorted(self.own_key, cpus)]
         self.own_base: I64 = bounds[:-1]
         self.own_total: I64 = np.diff(bounds)
+        # cumulative weights over turns -3..1 of the circle: cum() without a division
+        self.wc_ext: I64 = np.concatenate(
+            [self.wc[:-1] + a * self.total for a in range(-3, 2)] + [[2 * self.total]])
         # runs of one CPU, for the first other-CPU request at or after an index
         self.run_end: I64 = np.concatenate((np.flatnonzero(np.diff(cpu) != 0) + 1, [self.q]))
 
@@ -104,6 +107,9 @@ class _Requests:
         """Weight of the requests before extended index ``i``."""
         if self.q == 0:
             return np.zeros_like(i)
+        if i.size and -3 * self.q <= i.min() and i.max() <= 2 * self.q:
+            direct: I64 = self.wc_ext[i + 3 * self.q]
+            return direct
         a, m = self._split(i)
         out: I64 = a * self.total + self.wc[m]
         return out
@@ -146,6 +152,7 @@ class _Switches:
     prev_t: I64  # previous switch's time, minus D for a CPU's first switch
     prev_row: I64
     prev_turn: I64  # -1 for a CPU's first switch (its previous switch is a turn earlier)
+    prev: I64  # index of the previous switch
 
     @classmethod
     def build(cls, t: I64, cpu: I64, row: I64, period: int) -> _Switches:
@@ -161,7 +168,7 @@ class _Switches:
         prev[by_cpu] = by_cpu[prev_sorted]
         turn = np.zeros(len(c), dtype=np.int64)
         turn[by_cpu] = np.where(first, -1, 0)
-        return cls(t, cpu, row, t[prev] + turn * period, row[prev], turn)
+        return cls(t, cpu, row, t[prev] + turn * period, row[prev], turn, prev)
 
 
 @dataclass
@@ -259,14 +266,22 @@ class _Plan:
         for a in range(0, len(self.sw.t), size):
             yield slice(a, min(a + size, len(self.sw.t)))
 
-    def bounds(self, ci: int, s: slice) -> tuple[I64, I64]:
-        """Extended index range of combo ``ci``'s requests in the intervals of switches ``s``."""
+    def upper(self, ci: int, s: slice | I64) -> I64:
+        """End (extended index) of combo ``ci``'s requests in the intervals of switches ``s``."""
         cb, sw = self.combos[ci], self.sw
         rq = self.sets[cb.rset]
         if cb.same:
-            lo = rq.at_row(sw.prev_row[s]) + sw.prev_turn[s] * rq.q
-            return lo, rq.at_row(sw.row[s])
-        return rq.at(sw.prev_t[s] + cb.delta, cb.right), rq.at(sw.t[s] + cb.delta, cb.right)
+            return rq.at_row(sw.row[s])
+        return rq.at(sw.t[s] + cb.delta, cb.right)
+
+    def lower(self, ci: int, s: slice | I64) -> I64:
+        """Start of the same ranges: the previous switch's end, a turn earlier for a
+        CPU's first switch."""
+        cb, sw = self.combos[ci], self.sw
+        rq = self.sets[cb.rset]
+        if cb.same:
+            return rq.at_row(sw.prev_row[s]) + sw.prev_turn[s] * rq.q
+        return rq.at(sw.prev_t[s] + cb.delta, cb.right)
 
     def first(self, ci: int, s: slice | I64, lo: I64) -> I64:
         """Time of the first request the window counts in a range starting at ``lo``."""
@@ -315,44 +330,63 @@ class _Windows:
         self.cut = _Cuts(plan)
         self.unweighted = 0  # listed entries the windows stand for (set by totals)
         self._sample: tuple[I64, I64] | None = None
+        self.length: I64 = plan.sw.t - plan.sw.prev_t  # interval lengths (bound windows)
+        self.full: I64 = np.zeros(len(plan.sw.t), dtype=np.int64)  # windows per switch
+        self.by_length: I64 = self.length
+        self.full_cum: I64 = self.full
 
     def chunks(self) -> Iterator[_Chunk]:
         if self.cache:
             yield from self.cache
             return
         p = self.p
+        nc = len(p.combos)
+        q = np.array([p.sets[c.rset].q for c in p.combos], dtype=np.int64)[:, None]
         for s in p.chunks(self.size):
-            bounds = [p.bounds(ci, s) for ci in range(len(p.combos))]
-            lo = np.stack([b[0] for b in bounds])
-            hi = np.stack([b[1] for b in bounds])
-            ch = _Chunk(s, lo, hi, self._cum(s, hi), p.realized(s).T.copy())
+            hi = np.stack([p.upper(ci, s) for ci in range(nc)])
+            # an interval starts where its CPU's previous one ended (mostly in this chunk)
+            prev = p.sw.prev[s] - s.start
+            here = (prev >= 0) & (prev < hi.shape[1])
+            lo = np.empty_like(hi)
+            lo[:, here] = hi[:, prev[here]] + p.sw.prev_turn[s][here] * q
+            away = np.flatnonzero(~here) + s.start
+            if len(away):
+                lo[:, ~here] = np.stack([p.lower(ci, away) for ci in range(nc)])
+            ch = _Chunk(s, lo, hi, self._cum(p.sw.cpu[s], hi), p.realized(s).T.copy())
             if self.cache is not None:
                 self.cache.append(ch)
             yield ch
 
-    def _cum(self, s: slice, idx: I64) -> I64:
-        """Weight before each index (combo x switch), own CPU's excluded where it applies."""
+    def _cum(self, cpu: I64, idx: I64) -> I64:
+        """Weight before each index (combo x switch, the switches' CPUs ``cpu``), own
+        CPU's excluded where it applies."""
         p = self.p
         out = np.empty_like(idx)
         for rset, rows in self.groups:
             out[rows] = p.sets[rset].cum(idx[rows])
         for ci in self.same:
             rq = p.sets[p.combos[ci].rset]
-            out[ci] -= rq.own_cum_at(p.sw.cpu[s], idx[ci])
+            out[ci] -= rq.own_cum_at(cpu, idx[ci])
         return out
 
-    def _lower(self, ch: _Chunk, x: int) -> I64:
-        """Start of the windows <= x in each interval: the first request at or after
-        switch time + delta - x."""
+    def _lower(self, ch: _Chunk, x: int, cols: I64) -> I64:
+        """Start of the windows <= x in the intervals of switches ``cols`` (of the chunk):
+        the first request at or after switch time + delta - x."""
         p = self.p
-        t = p.sw.t[ch.s]
-        out = np.empty_like(ch.lo)
+        t = p.sw.t[ch.s][cols]
+        lo, hi = ch.lo[:, cols], ch.hi[:, cols]
+        out = np.empty_like(lo)
         for rset, rows in self.groups:
             y = t[None, :] + (p.delta[rows] - x)[:, None]
             out[rows] = p.sets[rset].at(y.ravel()).reshape(y.shape)
-        np.maximum(out, ch.lo, out=out)
-        np.minimum(out, ch.hi, out=out)
+        np.maximum(out, lo, out=out)
+        np.minimum(out, hi, out=out)
         return out
+
+    def _longer(self, ch: _Chunk, x: int) -> I64:
+        """Switches of the chunk whose interval is longer than x: only they can have
+        windows > x (a window is at most its interval's length)."""
+        return np.flatnonzero(self.length[ch.s] > x)
 
     def totals(self) -> tuple[int, int, int]:
         """(flushes, windows, largest window; -1 when there is none)."""
@@ -363,7 +397,8 @@ class _Windows:
         cut_others, w_max = self.cut.totals()
         for ch in self.chunks():
             s = ch.s
-            cnt = ch.cum_hi - self._cum(s, ch.lo)
+            cnt = ch.cum_hi - self._cum(p.sw.cpu[s], ch.lo)
+            self.full[s] = (cnt * ch.real).sum(axis=0)
             # others[j, r]: requests of other virtual CPUs in switch j's interval on replica r
             others = np.rint(cnt.T.astype(np.float64) @ uses).astype(np.int64)
             others *= valid[p.sw.cpu[s]]
@@ -378,14 +413,21 @@ class _Windows:
                 first = p.first(int(ci), np.flatnonzero(m) + s.start, ch.lo[ci][m])
                 w_max = max(w_max, int((p.sw.t[s][m] + p.delta[ci] - first).max()))
         self.unweighted = unweighted + int(cut_others.sum())
+        order = np.argsort(self.length, kind="stable")
+        self.by_length = self.length[order]
+        self.full_cum = np.concatenate(([0], np.cumsum(self.full[order])))
         return flushes, windows, w_max
 
     def count_le(self, x: int) -> int:
         """Number of windows <= x."""
-        total = 0
+        # intervals no longer than x: all their windows
+        total = int(self.full_cum[np.searchsorted(self.by_length, x, side="right")])
         for ch in self.chunks():
-            n = ch.cum_hi - self._cum(ch.s, self._lower(ch, x))
-            total += int((n * ch.real).sum())
+            cols = self._longer(ch, x)
+            if len(cols):
+                n = ch.cum_hi[:, cols] - self._cum(self.p.sw.cpu[ch.s][cols],
+                                                   self._lower(ch, x, cols))
+                total += int((n * ch.real[:, cols]).sum())
         return total + self.cut.count_le(x)
 
     def listing(self, lo_x: int, hi_x: int, every: int = 1) -> tuple[I64, I64]:
@@ -397,16 +439,19 @@ class _Windows:
         weights: list[I64] = []
         everything = lo_x < 0 and hi_x >= p.period
         for ch in self.chunks():
-            a_all = ch.lo if everything else self._lower(ch, hi_x)
-            b_all = ch.hi if everything else self._lower(ch, lo_x)
-            t = p.sw.t[ch.s]
+            cols = np.arange(ch.s.stop - ch.s.start) if everything else self._longer(ch, lo_x)
+            if not len(cols):
+                continue
+            a_all = ch.lo[:, cols] if everything else self._lower(ch, hi_x, cols)
+            b_all = ch.hi[:, cols] if everything else self._lower(ch, lo_x, cols)
+            t, cpu, real = p.sw.t[ch.s][cols], p.sw.cpu[ch.s][cols], ch.real[:, cols]
             for ci, cb in enumerate(p.combos):
-                keep = (ch.real[ci] > 0) & (b_all[ci] > a_all[ci])
+                keep = (real[ci] > 0) & (b_all[ci] > a_all[ci])
                 if not keep.any():
                     continue
-                own = p.sw.cpu[ch.s][keep] if cb.same else None
+                own = cpu[keep] if cb.same else None
                 _expand(p.sets[cb.rset], a_all[ci][keep], b_all[ci][keep],
-                        (t + cb.delta)[keep], ch.real[ci][keep], own, wins, weights, every)
+                        (t + cb.delta)[keep], real[ci][keep], own, wins, weights, every)
         self.cut.listing(lo_x, hi_x, wins, weights, every)
         if not wins:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -423,7 +468,7 @@ class _Windows:
         """A likely bracket (lo, hi] of the want-th window, from a systematic sample of
         the requests (the caller checks it with two counts)."""
         if self._sample is None:
-            budget = 1_000_000  # sampled windows
+            budget = 500_000  # sampled windows
             every = max(1, -(-self.unweighted // budget))
             win, weight = self.listing(-1, self.p.period, every)
             order = np.argsort(win, kind="stable")
@@ -433,7 +478,7 @@ class _Windows:
             return -1, self.p.period
         f = want / total
         # requests of one interval are not independent: widen the binomial margin
-        margin = 10.0 * math.sqrt(f * (1 - f) / len(win)) + 10.0 / len(win)
+        margin = 5.0 * math.sqrt(f * (1 - f) / len(win)) + 10.0 / len(win)
         a, b = np.searchsorted(cum, [max(0.0, f - margin) * cum[-1],
                                      min(1.0, f + margin) * cum[-1]])
         return int(win[min(a, len(win) - 1)]) - 1, int(win[min(b, len(win) - 1)])
@@ -519,7 +564,7 @@ class _Cuts:
 
 
 #: Once the search bracket holds at most this many listed windows they are listed and
-#: sorted (``None``: 4 M).
+#: sorted (``None``: 1 M).
 MATERIALIZE: int | None = None
 
 
@@ -531,7 +576,7 @@ def _select(wd: _Windows, want: int, hi: int, total: int) -> int:
     third step bisects) runs until the bracket is small enough to list its windows.
     """
     lo, c_lo, c_hi = -1, 0, total
-    limit = MATERIALIZE if MATERIALIZE is not None else 4_000_000
+    limit = MATERIALIZE if MATERIALIZE is not None else 1_000_000
     per_weight = wd.unweighted / total  # listed entries per window
 
     def small() -> bool:

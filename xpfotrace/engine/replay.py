@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,18 +161,24 @@ class Replayer:
         """Counters of each strategy (default all nine) on ``cpus`` (virtual) CPUs."""
         n = self.cpus if cpus is None else cpus
         proj = self.projection(n)
-        deferred: dict[tuple[bool, bool], DeferredCounters] = {}
+        chosen = strategies if strategies is not None else strat.parse(None)
+        variants = list(dict.fromkeys(s.variant for s in chosen if s.remote == "deferred"))
+        timelines = [self.timeline(v) for v in variants]  # Polars: uses every core itself
+        # the remote passes are NumPy calls that release the GIL: one thread per core
+        workers = min(len(variants), os.cpu_count() or 1)
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                passes = list(pool.map(lambda tl: deferred_pass(tl, proj), timelines))
+        else:
+            passes = [deferred_pass(tl, proj) for tl in timelines]
+        deferred = dict(zip(variants, passes, strict=True))
         out: dict[str, Counters] = {}
-        for s in strategies if strategies is not None else strat.parse(None):
+        for s in chosen:
             if s.remote == "none":
                 out[s.name] = _counters(s, {}, n, None)
                 continue
-            d = None
-            if s.remote == "deferred":
-                if s.variant not in deferred:
-                    deferred[s.variant] = deferred_pass(self.timeline(s.variant), proj)
-                d = deferred[s.variant]
-            out[s.name] = _counters(s, _scaled(self.state(s.variant), proj), n, d)
+            out[s.name] = _counters(s, _scaled(self.state(s.variant), proj), n,
+                                    deferred.get(s.variant))
         return ReplayResult(trace=self.facts, observed=self.observed, cpus=n, strategies=out)
 
 
