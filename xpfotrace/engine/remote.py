@@ -315,7 +315,7 @@ class _Windows:
     """Counts of one variant: flushes, windows and ``count_le`` for the quantile search."""
 
     CHUNK_ENTRIES = 2_000_000  # (combo, switch) entries per chunk
-    CACHE_ENTRIES = 12_000_000  # keep the chunks across count_le calls up to this size
+    CACHE_ENTRIES = 16_000_000  # keep the chunks across count_le calls up to this size
     MIN_SAMPLE = 100  # fewer sampled windows than this give no bracket
 
     def __init__(self, plan: _Plan) -> None:
@@ -343,7 +343,7 @@ class _Windows:
         nc = len(p.combos)
         q = np.array([p.sets[c.rset].q for c in p.combos], dtype=np.int64)[:, None]
         for s in p.chunks(self.size):
-            hi = np.stack([p.upper(ci, s) for ci in range(nc)])
+            hi = self._upper(s)
             # an interval starts where its CPU's previous one ended (mostly in this chunk)
             prev = p.sw.prev[s] - s.start
             here = (prev >= 0) & (prev < hi.shape[1])
@@ -356,6 +356,21 @@ class _Windows:
             if self.cache is not None:
                 self.cache.append(ch)
             yield ch
+
+    def _upper(self, s: slice) -> I64:
+        """End of each combo's range (combo x switch): one searchsorted per group."""
+        p = self.p
+        t = p.sw.t[s]
+        out = np.empty((len(p.combos), len(t)), dtype=np.int64)
+        for rset, rows in self.groups:
+            for right in (False, True):
+                sub = rows[p.right[rows] == right]
+                if len(sub):
+                    y = t[None, :] + p.delta[sub][:, None]
+                    out[sub] = p.sets[rset].at(y.ravel(), right).reshape(y.shape)
+        for ci in self.same:  # rank order within the switch's own replica
+            out[ci] = p.upper(ci, s)
+        return out
 
     def _cum(self, cpu: I64, idx: I64) -> I64:
         """Weight before each index (combo x switch, the switches' CPUs ``cpu``), own
