@@ -330,6 +330,8 @@ class _Windows:
         self.cut = _Cuts(plan)
         self.unweighted = 0  # listed entries the windows stand for (set by totals)
         self._sample: tuple[I64, I64] | None = None
+        self._all: tuple[I64, I64] | None = None
+        self.w_max = -1
         self.length: I64 = plan.sw.t - plan.sw.prev_t  # interval lengths (bound windows)
         self.full: I64 = np.zeros(len(plan.sw.t), dtype=np.int64)  # windows per switch
         self.by_length: I64 = self.length
@@ -431,6 +433,7 @@ class _Windows:
         order = np.argsort(self.length, kind="stable")
         self.by_length = self.length[order]
         self.full_cum = np.concatenate(([0], np.cumsum(self.full[order])))
+        self.w_max = w_max
         return flushes, windows, w_max
 
     def count_le(self, x: int) -> int:
@@ -474,10 +477,16 @@ class _Windows:
 
     def kth_between(self, lo_x: int, hi_x: int, kth: int) -> int:
         """The kth smallest (1-based, by weight) window w with lo_x < w <= hi_x."""
-        win, weight = self.listing(lo_x, hi_x)
-        order = np.argsort(win, kind="stable")
-        cum = np.cumsum(weight[order])
-        return int(win[order][np.searchsorted(cum, kth, side="left")])
+        everything = lo_x < 0 and hi_x >= self.w_max
+        if everything and self._all is not None:
+            win, cum = self._all
+        else:
+            win, weight = self.listing(lo_x, hi_x)
+            order = np.argsort(win, kind="stable")
+            win, cum = win[order], np.cumsum(weight[order])
+            if everything:  # p50 and p99 of a small trace: list once
+                self._all = win, cum
+        return int(win[np.searchsorted(cum, kth, side="left")])
 
     def bracket(self, want: int, total: int) -> tuple[int, int]:
         """A likely bracket (lo, hi] of the want-th window, from a systematic sample of
