@@ -76,3 +76,42 @@ def test_nearest_rank_formula() -> None:
     assert nearest_rank(99, 100) == 98
     assert nearest_rank(99, 101) == 99
     assert nearest_rank(100, 7) == 6
+
+
+def test_request_circle_matches_an_unrolled_list() -> None:
+    """_Requests' extended indices (turns of the circle) against an explicit unrolled list
+    (SYNTHETIC arrays)."""
+    import numpy as np
+
+    from xpfotrace.engine.remote import _Requests
+
+    rng = np.random.default_rng(7)
+    period = 50
+    t = np.sort(rng.integers(0, period, 30)).astype(np.int64)
+    cpu = rng.integers(0, 3, 30).astype(np.int64)
+    w = rng.integers(1, 3, 30).astype(np.int64)
+    rq = _Requests(t, np.arange(30, dtype=np.int64) * 2, cpu, w, period, 3)
+    turns = range(-3, 3)
+    times = np.concatenate([t + a * period for a in turns])
+    cpus, weights = np.tile(cpu, len(turns)), np.tile(w, len(turns))
+    base = 3 * 30  # list position of extended index 0
+    for y in range(-3 * period + 1, 2 * period):
+        i = int(rq.at(np.array([y]))[0])
+        assert i == int(np.searchsorted(times, y)) - base
+        assert int(rq.at(np.array([y]), True)[0]) == int(np.searchsorted(times, y, "right")) - base
+    for i in range(-3 * 30, 2 * 30 + 1):
+        before = slice(0, i + base)
+        far = rq.cum(np.array([i, 40 * 30]))  # out of the table's turns: divides instead
+        assert int(far[0]) == int(rq.cum(np.array([i]))[0])
+        assert int(rq.cum(np.array([i]))[0]) - int(rq.cum(np.array([0]))[0]) == \
+            int(weights[before].sum()) - int(weights[:base].sum())
+        for c in range(3):
+            own = int(rq.own_cum_at(np.array([c]), np.array([i]))[0])
+            own0 = int(rq.own_cum_at(np.array([c]), np.array([0]))[0])
+            mask = cpus == c
+            assert own - own0 == int(weights[before][mask[before]].sum()) - \
+                int(weights[:base][mask[:base]].sum())
+            if i < 2 * 30:
+                assert int(rq.time(np.array([i]))[0]) == times[i + base]
+                nxt = int(rq.first_other(np.array([c]), np.array([i]))[0])
+                assert nxt == i + int(np.argmax(cpus[i + base:] != c))

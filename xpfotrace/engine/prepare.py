@@ -29,7 +29,8 @@ class Prepared:
 
     events: pl.DataFrame  # rank, ts, seq, cpu, event, ... in replay order
     actions: pl.DataFrame  # page-acting events: rank ts seq cpu kind zero pfn order run
-    frames: pl.DataFrame  # one row per (action, frame), sorted by (frame, rank)
+    frames: pl.DataFrame  # one row per (action, frame): aidx (row of actions) cpu kind zero
+    #                       frame, sorted by (frame, aidx)
     switches: pl.DataFrame  # mm switches: rank ts seq cpu
     runs: pl.DataFrame  # refill runs: run cpu ts seq (of the run's last event)
     cpus: int  # N_trace
@@ -55,9 +56,17 @@ def _gfp_class(events: pl.DataFrame) -> pl.DataFrame:
                        maintain_order="left")
 
 
+def _in_replay_order(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` sorted by (ts, seq); most traces already are, and checking is cheap."""
+    ts, seq = pl.col("ts"), pl.col("seq")
+    step = ts.diff()
+    ordered = df.select(((step > 0) | ((step == 0) & (seq.diff() > 0))).all()).item()
+    return df if ordered else df.sort("ts", "seq")
+
+
 def prepare(df: pl.DataFrame, cpus: int) -> Prepared:
     """Order, classify and expand the events of a trace with ``cpus`` CPUs."""
-    ev = df.sort("ts", "seq").with_row_index("rank")
+    ev = _in_replay_order(df).with_row_index("rank")
     ev = _gfp_class(ev)
     name = pl.col("event")
     pfn = pl.col("pfn")
@@ -79,24 +88,25 @@ def prepare(df: pl.DataFrame, cpus: int) -> Prepared:
         .cum_sum().over("cpu").alias("run")
     ).with_columns(pl.when(is_refill).then(pl.col("run")).otherwise(None).alias("run"))
 
-    actions = ev.filter(pl.col("kind").is_not_null() & pfn.is_not_null()).select(
-        "rank", "ts", "seq", "cpu", "kind", "zero", "pfn", "order", "run")
+    actions = ev.select("rank", "ts", "seq", "cpu", "kind", "zero", "pfn", "order", "run").filter(
+        pl.col("kind").is_not_null() & pfn.is_not_null())
     frames = (
-        actions.select(
-            "rank", "cpu", "kind", "zero",
+        actions.with_row_index("aidx").select(
+            "aidx", "cpu", "kind", "zero",
             (pl.col("pfn") + pl.int_ranges(0, pl.lit(2, pl.Int64).pow(pl.col("order")))
              .cast(pl.List(pl.UInt64))).alias("frame"))
         .explode("frame")
-        .sort("frame", "rank")
+        .sort("frame", "aidx")
     )
     runs = (
         ev.filter(pl.col("run").is_not_null())
         .group_by("cpu", "run")
         .agg(pl.col("ts").last(), pl.col("seq").last(), pl.col("rank").last())
     )
-    switches = ev.filter(
-        (name == "sched_switch") & is_mm_switch(pl.col("next_pid"), pl.col("next_comm"))
-    ).select("rank", "ts", "seq", "cpu")
+    switches = (ev.select("rank", "ts", "seq", "cpu", "event", "next_pid", "next_comm")
+                .filter(name == "sched_switch")
+                .filter(is_mm_switch(pl.col("next_pid"), pl.col("next_comm")))
+                .select("rank", "ts", "seq", "cpu"))
     first, last = ev.select(pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b")).row(0)
     t0, duration = int(first), int(last) - int(first)
     return Prepared(events=ev, actions=actions, frames=frames, switches=switches, runs=runs,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from .prepare import FREE, KERNEL_ALLOC, REFILL_MOVABLE, REFILL_OTHER, USER_ALLOC, Prepared
@@ -55,7 +56,8 @@ def _carry(value: pl.Expr, default: int) -> pl.Expr:
     return seeded.forward_fill().cast(pl.Int8)
 
 
-def _frame_counters(frames: pl.DataFrame, lazy: bool) -> pl.DataFrame:
+def _frame_counters(frames: pl.DataFrame, lazy: bool, n_actions: int) -> pl.DataFrame:
+    """Per action (row of ``actions``): whether it marks a frame, its unmaps and remaps."""
     kind, zero = pl.col("kind"), pl.col("zero")
     user_alloc = kind == USER_ALLOC
     sets_user = kind.is_in([USER_ALLOC, REFILL_MOVABLE])
@@ -82,14 +84,24 @@ def _frame_counters(frames: pl.DataFrame, lazy: bool) -> pl.DataFrame:
         unmap = (user_alloc & zero).cast(pl.Int32) + refill_new.cast(pl.Int32)
         remap = ((user_alloc & zero & m_prev)
                  | (kind.is_in([KERNEL_ALLOC, FREE, REFILL_OTHER]) & m_prev)).cast(pl.Int32)
-    return f.group_by("rank").agg(
-        mark.any().alias("mark"), unmap.sum().alias("unmaps"), remap.sum().alias("remaps"))
+    per_frame = f.select("aidx", mark.cast(pl.Int64).alias("mark"), unmap.alias("unmaps"),
+                         remap.alias("remaps"))
+    # frames of one action are summed by action index (bincount, not a hash group_by)
+    aidx = per_frame["aidx"].to_numpy()
+    sums = {c: np.bincount(aidx, weights=per_frame[c].to_numpy(), minlength=n_actions)
+            for c in ("mark", "unmaps", "remaps")}
+    return pl.DataFrame({"mark": sums["mark"] > 0,
+                         "unmaps": sums["unmaps"].astype(np.int64),
+                         "remaps": sums["remaps"].astype(np.int64)})
 
 
 def state_pass(p: Prepared, *, batch: bool, lazy: bool) -> StateResult:
     """Apply the page-state rules of one variant; return its requests and counters."""
     frames = p.frames if batch else p.frames.filter(pl.col("kind") < REFILL_MOVABLE)
-    per_event = p.actions.join(_frame_counters(frames, lazy), on="rank", how="inner")
+    per_event = pl.concat([p.actions, _frame_counters(frames, lazy, p.actions.height)],
+                          how="horizontal")
+    if not batch:  # refills do nothing without batch
+        per_event = per_event.filter(pl.col("kind") < REFILL_MOVABLE)
     kind = pl.col("kind")
     pages = pl.lit(2, pl.Int64).pow(pl.col("order"))
     allocs = per_event.filter(kind == USER_ALLOC).with_columns(
