@@ -315,7 +315,7 @@ class _Windows:
     """Counts of one variant: flushes, windows and ``count_le`` for the quantile search."""
 
     CHUNK_ENTRIES = 2_000_000  # (combo, switch) entries per chunk
-    CACHE_ENTRIES = 16_000_000  # keep the chunks across count_le calls up to this size
+    CACHE_ENTRIES = 24_000_000  # keep the chunks across count_le calls up to this size
     MIN_SAMPLE = 100  # fewer sampled windows than this give no bracket
 
     def __init__(self, plan: _Plan) -> None:
@@ -342,10 +342,9 @@ class _Windows:
             yield from self.cache
             return
         p = self.p
-        nc = len(p.combos)
         q = np.array([p.sets[c.rset].q for c in p.combos], dtype=np.int64)[:, None]
         for s in p.chunks(self.size):
-            hi = self._upper(s)
+            hi = self._ends(s)
             # an interval starts where its CPU's previous one ended (mostly in this chunk)
             prev = p.sw.prev[s] - s.start
             here = (prev >= 0) & (prev < hi.shape[1])
@@ -353,16 +352,17 @@ class _Windows:
             lo[:, here] = hi[:, prev[here]] + p.sw.prev_turn[s][here] * q
             away = np.flatnonzero(~here) + s.start
             if len(away):
-                lo[:, ~here] = np.stack([p.lower(ci, away) for ci in range(nc)])
+                lo[:, ~here] = self._ends(away, start=True)
             ch = _Chunk(s, lo, hi, self._cum(p.sw.cpu[s], hi), p.realized(s).T.copy())
             if self.cache is not None:
                 self.cache.append(ch)
             yield ch
 
-    def _upper(self, s: slice) -> I64:
-        """End of each combo's range (combo x switch): one searchsorted per group."""
+    def _ends(self, s: slice | I64, start: bool = False) -> I64:
+        """End (or with ``start``, start) of each combo's range for switches ``s``
+        (combo x switch): one searchsorted per (request set, tie side) group."""
         p = self.p
-        t = p.sw.t[s]
+        t = (p.sw.prev_t if start else p.sw.t)[s]
         out = np.empty((len(p.combos), len(t)), dtype=np.int64)
         for rset, rows in self.groups:
             for right in (False, True):
@@ -371,7 +371,7 @@ class _Windows:
                     y = t[None, :] + p.delta[sub][:, None]
                     out[sub] = p.sets[rset].at(y.ravel(), right).reshape(y.shape)
         for ci in self.same:  # rank order within the switch's own replica
-            out[ci] = p.upper(ci, s)
+            out[ci] = p.lower(ci, s) if start else p.upper(ci, s)
         return out
 
     def _cum(self, cpu: I64, idx: I64) -> I64:
