@@ -50,6 +50,10 @@ def read_str(buf: U8, off: I64, f: Field) -> npt.NDArray[np.str_]:
     return np.char.decode(raw.view(f"S{f.size}").ravel(), "utf-8", errors="replace")
 
 
+def _nulls(name: str, n: int) -> pl.Series:
+    return pl.repeat(None, n, dtype=pl.String, eager=True).alias(name)
+
+
 def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, EventFormat],
            comms: dict[int, str], big_endian: bool = False) -> pa.Table:
     """Rows in the given order (``seq`` = position) as an EVENT_SCHEMA table."""
@@ -82,7 +86,7 @@ def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, 
         for src in ("prev_comm", "next_comm"):
             f = fmt.fields.get(src)
             if f is not None:
-                col_s = strs.setdefault(src, pl.Series(src, [None] * n, dtype=pl.String))
+                col_s = strs.setdefault(src, _nulls(src, n))
                 col_s.scatter(sel, pl.Series(read_str(buf, o, f)))  # numpy str -> String
         if fmt.name == "mm_page_alloc" and "gfp_flags" in fmt.fields:
             raw = read_int(buf, o, fmt.fields["gfp_flags"], big_endian).astype(np.uint64)
@@ -90,8 +94,7 @@ def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, 
             uniq, inv = np.unique(raw, return_inverse=True)
             text = np.array([format_flags(int(u), table) if table else f"0x{int(u):x}"
                              for u in uniq], dtype=object)  # per distinct value, not event
-            g = strs.setdefault("gfp_flags", pl.Series("gfp_flags", [None] * n,
-                                                       dtype=pl.String))
+            g = strs.setdefault("gfp_flags", _nulls("gfp_flags", n))
             g.scatter(sel, pl.Series(text.tolist(), dtype=pl.String).gather(inv.ravel()))
         if fmt.name == "mm_page_free_batched" and "order" not in fmt.fields:
             col = cols.setdefault("order", np.full(n, np.iinfo(np.int64).min, np.int64))

@@ -287,8 +287,8 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
     hdr = read_header(data)
     if not hdr.format_texts:
         raise BinaryFormatError("no event formats in the file", 0)
-    bufs, bases, ts_l, off_l, cpu_l, idx_l = [], 0, [], [], [], []
-    for cpu_id, data_off, size in sorted(hdr.cpu_data):
+    bufs, bases, ts_l, off_l, cpu_l = [], 0, [], [], []
+    for cpu_id, data_off, size in sorted(hdr.cpu_data):  # by CPU: the merge below needs it
         pages = _cpu_pages(data, hdr, data_off, size)
         arr = np.frombuffer(pages, dtype=np.uint8)
         usable = len(arr) - len(arr) % hdr.page_size
@@ -302,14 +302,15 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
         ts_l.append(rec.ts)
         off_l.append(rec.offset + bases)
         cpu_l.append(np.full(len(rec.ts), cpu_id, np.int64))
-        idx_l.append(np.arange(len(rec.ts), dtype=np.int64))
         bases += len(arr)
     if not bufs or not sum(len(t) for t in ts_l):
         raise BinaryFormatError("no events in the ring-buffer data", 0)
     buf = np.concatenate(bufs)
     ts, off = np.concatenate(ts_l), np.concatenate(off_l)
-    cpu, idx = np.concatenate(cpu_l), np.concatenate(idx_l)
-    order = np.lexsort((idx, cpu, ts))  # time-ordered merge, lower CPU first on ties
+    cpu = np.concatenate(cpu_l)
+    # time-ordered merge, lower CPU first on ties: the blocks are concatenated by CPU and
+    # each is in time order, so a stable sort on ts alone is a merge of sorted runs
+    order = np.argsort(ts, kind="stable")
     ts, off, cpu = ts[order], off[order], cpu[order]
     common = common_type_field(hdr)
     ev_id = read_int(buf, off, common, hdr.big_endian)
