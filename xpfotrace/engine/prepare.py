@@ -30,7 +30,7 @@ class Prepared:
     events: pl.DataFrame  # rank, ts, seq, cpu, event, ... in replay order
     actions: pl.DataFrame  # page-acting events: rank ts seq cpu kind zero pfn order run
     frames: pl.DataFrame  # one row per (action, frame): aidx (row of actions) cpu kind zero
-    #                       frame, sorted by (frame, aidx)
+    #                       frame; sorted by (frame, aidx)
     switches: pl.DataFrame  # mm switches: rank ts seq cpu
     runs: pl.DataFrame  # refill runs: run cpu ts seq (of the run's last event)
     cpus: int  # N_trace
@@ -47,13 +47,18 @@ def is_mm_switch(next_pid: pl.Expr, next_comm: pl.Expr) -> pl.Expr:
 
 
 def _gfp_class(events: pl.DataFrame) -> pl.DataFrame:
+    """Add ``_user`` and ``_zero`` (null where gfp_flags is null or the event no alloc):
+    each distinct gfp string is classified once, then mapped."""
     allocs = events.filter(pl.col("event") == "mm_page_alloc")
     keys, user, zero = gfp.classify(allocs["gfp_flags"].unique().to_list())
-    table = pl.DataFrame({"gfp_flags": keys, "_user": user, "_zero": zero},
-                         schema={"gfp_flags": pl.String, "_user": pl.Boolean,
-                                 "_zero": pl.Boolean})
-    return events.join(table, on="gfp_flags", how="left", nulls_equal=True,
-                       maintain_order="left")
+    known = [i for i, k in enumerate(keys) if k is not None]
+    flags = pl.col("gfp_flags")
+
+    def mapped(values: list[bool]) -> pl.Expr:
+        return flags.replace_strict([keys[i] for i in known], [values[i] for i in known],
+                                    default=None, return_dtype=pl.Boolean)
+
+    return events.with_columns(mapped(user).alias("_user"), mapped(zero).alias("_zero"))
 
 
 def _in_replay_order(df: pl.DataFrame) -> pl.DataFrame:
@@ -96,7 +101,7 @@ def prepare(df: pl.DataFrame, cpus: int) -> Prepared:
             (pl.col("pfn") + pl.int_ranges(0, pl.lit(2, pl.Int64).pow(pl.col("order")))
              .cast(pl.List(pl.UInt64))).alias("frame"))
         .explode("frame")
-        .sort("frame", "aidx")
+        .sort("frame", maintain_order=True)  # stable: (frame, aidx) order
     )
     runs = (
         ev.filter(pl.col("run").is_not_null())
