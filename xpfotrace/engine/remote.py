@@ -215,14 +215,18 @@ class _Plan:
         self.shifts = np.array([proj.shift(r) for r in range(k)], dtype=np.int64)
         sw = ~is_req
         self.sw = _Switches.build(rel[sw], cpu[sw], row[sw], d)
-        self._combos(part)
+        self._combos()
         self._cuts()
         weights_by_cpu = self.sets[0].own_total
         self.total_weight = int((self.valid.sum(axis=0) * weights_by_cpu).sum())
 
-    def _combos(self, part: int) -> None:
+    def rset(self, r: int) -> int:
+        """The request set of replica r: 1 for a partial last replica, else 0 (all)."""
+        return 1 if (r == self.k - 1 and len(self.sets) > 1) else 0
+
+    def _combos(self) -> None:
         k = self.k
-        rset = [1 if (r == k - 1 and part < self.n_trace) else 0 for r in range(k)]
+        rset = [self.rset(r) for r in range(k)]
         index: dict[tuple[bool, int, bool, int], int] = {}
         self.combo_of = np.zeros((k, k), dtype=np.int64)
         for r in range(k):
@@ -265,23 +269,6 @@ class _Plan:
     def chunks(self, size: int) -> Iterator[slice]:
         for a in range(0, len(self.sw.t), size):
             yield slice(a, min(a + size, len(self.sw.t)))
-
-    def upper(self, ci: int, s: slice | I64) -> I64:
-        """End (extended index) of combo ``ci``'s requests in the intervals of switches ``s``."""
-        cb, sw = self.combos[ci], self.sw
-        rq = self.sets[cb.rset]
-        if cb.same:
-            return rq.at_row(sw.row[s])
-        return rq.at(sw.t[s] + cb.delta, cb.right)
-
-    def lower(self, ci: int, s: slice | I64) -> I64:
-        """Start of the same ranges: the previous switch's end, a turn earlier for a
-        CPU's first switch."""
-        cb, sw = self.combos[ci], self.sw
-        rq = self.sets[cb.rset]
-        if cb.same:
-            return rq.at_row(sw.prev_row[s]) + sw.prev_turn[s] * rq.q
-        return rq.at(sw.prev_t[s] + cb.delta, cb.right)
 
     def first(self, ci: int, s: slice | I64, lo: I64) -> I64:
         """Time of the first request the window counts in a range starting at ``lo``."""
@@ -364,14 +351,18 @@ class _Windows:
         p = self.p
         t = (p.sw.prev_t if start else p.sw.t)[s]
         out = np.empty((len(p.combos), len(t)), dtype=np.int64)
+        cross = np.array([not c.same for c in p.combos])
         for rset, rows in self.groups:
             for right in (False, True):
-                sub = rows[p.right[rows] == right]
+                sub = rows[(p.right[rows] == right) & cross[rows]]
                 if len(sub):
                     y = t[None, :] + p.delta[sub][:, None]
                     out[sub] = p.sets[rset].at(y.ravel(), right).reshape(y.shape)
-        for ci in self.same:  # rank order within the switch's own replica
-            out[ci] = p.lower(ci, s) if start else p.upper(ci, s)
+        sw = p.sw
+        for ci in self.same:  # by rank within the switch's own replica; a CPU's first
+            rq = p.sets[p.combos[ci].rset]  # switch starts a turn earlier
+            out[ci] = (rq.at_row(sw.prev_row[s]) + sw.prev_turn[s] * rq.q if start
+                       else rq.at_row(sw.row[s]))
         return out
 
     def _cum(self, cpu: I64, idx: I64) -> I64:
@@ -539,7 +530,7 @@ class _Cuts:
         c = p.cut
         self.pairs = []
         for r2 in range(p.k):
-            rq = p.sets[1 if (r2 == p.k - 1 and len(p.sets) > 1) else 0]
+            rq = p.sets[p.rset(r2)]
             delta = p.shifts[c.r] - p.shifts[r2]
             same = c.r == r2
             lo = rq.at(c.low + delta)
