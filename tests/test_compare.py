@@ -31,6 +31,14 @@ def test_profile_and_cpus_agree() -> None:
         assert got["overhead"] == got["added_cpu_ns"] / 4_000_000_000
 
 
+def test_progress_is_called_once_per_profile() -> None:
+    tr = read_trace(str(SAMPLE))
+    profs = find_profiles(["3550", "altra"])
+    calls: list[int] = []
+    cmp = compare(tr, profs, strategies="sync", progress=calls.append)
+    assert calls == [1, 1] and len(cmp.profiles) == 2
+
+
 def test_cli_json_shape_and_null_overhead() -> None:
     res = runner.invoke(app, ["compare", str(SAMPLE), "-p", "3550", "-p", "altra", "--json",
                               "-s", "sync,deferred"])

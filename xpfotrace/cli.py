@@ -228,7 +228,11 @@ def compare(
         base = parse_seconds(baseline_sys) if baseline_sys is not None else None
         tr = _load(trace, fmt, trim)
         rep = Replayer(tr)
-        result = run_compare(tr, profs, strategies=chosen, baseline_sys_ns=base, replayer=rep)
+        # large projections take seconds each: a bar on a terminal (none when piped)
+        with tqdm(total=len(profs), unit="profile", desc="compare", file=sys.stderr,
+                  disable=None, leave=False) as bar:
+            result = run_compare(tr, profs, strategies=chosen, baseline_sys_ns=base,
+                                 replayer=rep, progress=bar.update)
         if as_json:
             typer.echo(json.dumps(result.to_dict(), indent=1))
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -45,12 +46,13 @@ def trace_baseline(trace: Trace) -> int | None:
 def compare(trace: Trace, profiles: list[Profile], *,
             strategies: list[strat.Strategy] | str | None = None,
             baseline_sys_ns: int | None = None,
-            replayer: Replayer | None = None) -> Comparison:
+            replayer: Replayer | None = None,
+            progress: Callable[[int], None] | None = None) -> Comparison:
     """Replay ``trace`` projected to each profile's CPU count and apply the cost model.
 
     ``baseline_sys_ns`` is the traced workload's kernel CPU time (system + irq +
     softirq); it defaults to the one recorded at capture. Overheads are null
-    without it.
+    without it. ``progress(1)`` is called after each profile.
     """
     chosen = strat.parse(strategies)
     n_trace = trace.info.cpus
@@ -71,4 +73,6 @@ def compare(trace: Trace, profiles: list[Profile], *,
         out[p.name] = {"cpus": p.cpus,
                        "baseline_sys_ns": None if base is None else base * p.cpus // n_trace,
                        "strategies": rows}
+        if progress is not None:
+            progress(1)
     return Comparison(out)
