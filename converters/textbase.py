@@ -41,28 +41,48 @@ _DROPPED = r"CPU:\d+ \[(\d+) EVENTS DROPPED\]"
 class TextFormat:
     """One text format.
 
-    ``line_regex`` recognises a whole event line (format detection). Parsing uses
-    ``anchor``, the part from the CPU to the event name (groups cpu, sec, frac,
-    event), which a regex search finds fast, and ``head`` on the text before it
-    (groups comm, pid).
+    ``line_regex`` recognises a whole event line (format detection). Parsing finds
+    ``anchor`` (no capture groups: the regex engine's fast path), the part from
+    ``[CPU]`` to ``event:``; the text before it goes to ``head`` (comm and pid), the
+    text after it is the event's fields. Capture groups cost several times a plain
+    search per line, so none is used on the hot path.
     """
 
     name: str
     line_regex: str
     anchor: str
-    head: str
+    head: Callable[[pl.Expr], tuple[pl.Expr, pl.Expr]]  # text before the anchor -> comm, pid
     header: Callable[[pl.DataFrame, TraceInfo], None]
 
     def split_lines(self, df: pl.DataFrame) -> pl.DataFrame:
         """Columns comm pid cpu sec frac event rest (null on lines that are no events)."""
         line = pl.col("line").str.replace_all("\x00", "\ufffd", literal=True)
-        marked = line.str.replace(self.anchor, "\x00${cpu}\x00${sec}\x00${frac}\x00${event}\x00")
-        parts = marked.str.splitn("\x00", 6).struct.rename_fields(
-            ["pre", "cpu", "sec", "frac", "event", "rest"])
-        out = df.with_columns(parts.alias("p")).unnest("p")
-        head = pl.col("pre").str.extract_groups(self.head)
+        out = df.with_columns(
+            line.str.replace(self.anchor, "\x00").str.splitn("\x00", 2)
+            .struct.rename_fields(["pre", "rest"]).alias("p"),
+            line.str.extract(self.anchor, 0).alias("anchor"),
+        ).unnest("p")
+        anchor, pre = pl.col("anchor"), pl.col("pre")
+        # the anchor is "[CPU] ... SEC.FRAC: ... event: "
+        stamp = anchor.str.extract(r"\d+\.\d+:", 0).str.strip_suffix(":").str.split_exact(".", 1)
+        comm, pid = self.head(pre)
+        head_ok = pre.str.contains(r"\s$")  # the head ends in whitespace in every format
         return out.with_columns(
-            head.struct.field("comm"), head.struct.field("pid")).drop("pre")
+            anchor.str.extract(r"\d+", 0).alias("cpu"),
+            stamp.struct.field("field_0").alias("sec"),
+            stamp.struct.field("field_1").alias("frac"),
+            anchor.str.extract(r"\w+:\s*$", 0).str.strip_chars_end().str.strip_suffix(":")
+            .alias("event"),
+            pl.when(head_ok).then(comm).alias("comm"),
+            pl.when(head_ok).then(pid).alias("pid"),
+            pl.when(anchor.is_not_null()).then(pl.col("rest")).alias("rest"),
+        ).drop("pre", "anchor")
+
+
+def cut_suffix(text: pl.Expr, suffix: pl.Expr) -> pl.Expr:
+    """``text`` without its last ``len(suffix)`` characters (null where suffix is null)."""
+    return pl.when(suffix.is_not_null()).then(
+        text.str.head(text.str.len_chars() - suffix.str.len_chars()))
 
 
 def iter_line_chunks(reader: CountingReader, chunk_bytes: int,
@@ -120,20 +140,31 @@ _SW_RAW_NEXT = r"next_comm=(?P<c>.*?) next_pid=(?P<p>-?\d+)"
 _SW_PLUGIN = r"^(?P<pc>.*):(?P<pp>-?\d+) \[-?\d+\] \S+ ==> (?P<nc>.*):(?P<np>-?\d+) \[-?\d+\]\s*$"
 
 
+def _field(rest: pl.Expr, key: str, value: str, bounded: bool = True) -> pl.Expr:
+    """The text of ``key=<value>`` in ``rest`` (``bounded``: between whitespace or the
+    ends). The whole match is extracted and trimmed: extracting a capture group would
+    run the regex engine's slow captures path on every line."""
+    pattern = rf"{key}=(?:{value})"
+    if bounded:
+        pattern = rf"(?:^|\s){pattern}(?:\s|$)"
+    return rest.str.extract(pattern, 0).str.strip_chars().str.strip_prefix(f"{key}=")
+
+
 def _page_fields(df: pl.DataFrame) -> pl.DataFrame:
     rest = pl.col("rest")
-    pfn_txt = rest.str.extract(r"(?:^|\s)pfn=(0[xX][0-9a-fA-F]+|\d+)(?:\s|$)", 1)
+    pfn_txt = _field(rest, "pfn", r"0[xX][0-9a-fA-F]+|\d+")
     # only an allocation can fail and print a (null) page
     page_null = rest.str.contains(r"page=\(null\)") & (pl.col("event") == "mm_page_alloc")
     return df.with_columns(
         pl.when(page_null).then(None).otherwise(_pfn(pfn_txt)).cast(pl.UInt64).alias("pfn"),
         # the kernel prints mm_page_free_batched's order as a literal 0; -R omits it
-        pl.coalesce(_int(rest.str.extract(r"(?:^|\s)order=(-?\d+)(?:\s|$)", 1), pl.Int32),
+        pl.coalesce(_int(_field(rest, "order", r"-?\d+"), pl.Int32),
                     pl.when(pl.col("event") == "mm_page_free_batched").then(pl.lit(0, pl.Int32)))
         .alias("order"),
-        rest.str.extract(r"gfp_flags=(\S+)", 1).alias("gfp_flags"),
-        _int(rest.str.extract(r"migratetype=(-?\d+)(?:\s|$)", 1), pl.Int32).alias("migratetype"),
-        _int(rest.str.extract(r"percpu_refill=(-?\d+)(?:\s|$)", 1), pl.Int32)
+        _field(rest, "gfp_flags", r"\S+", bounded=False).alias("gfp_flags"),
+        _int(_field(rest, "migratetype", r"-?\d+(?:\s|$)", bounded=False), pl.Int32)
+        .alias("migratetype"),
+        _int(_field(rest, "percpu_refill", r"-?\d+(?:\s|$)", bounded=False), pl.Int32)
         .alias("percpu_refill"),
         # a line is well formed when what the replay reads is there
         (pfn_txt.is_not_null() | page_null).alias("_ok"),

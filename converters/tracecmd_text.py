@@ -12,7 +12,7 @@ import polars as pl
 from xpfotrace.traceinfo import TraceInfo
 
 from .textbase import TextFormat
-from .tracefs_text import ANCHOR, HEAD, LINE_RE
+from .tracefs_text import ANCHOR, LINE_RE, head
 
 
 def _header(other: pl.DataFrame, info: TraceInfo) -> None:
@@ -21,5 +21,5 @@ def _header(other: pl.DataFrame, info: TraceInfo) -> None:
         info.cpus_header = int(cpus)
 
 
-FORMAT = TextFormat(name="trace-cmd", line_regex=LINE_RE, anchor=ANCHOR, head=HEAD,
+FORMAT = TextFormat(name="trace-cmd", line_regex=LINE_RE, anchor=ANCHOR, head=head,
                     header=_header)

@@ -9,7 +9,7 @@ import polars as pl
 
 from xpfotrace.traceinfo import TraceInfo
 
-from .textbase import TextFormat
+from .textbase import TextFormat, cut_suffix
 
 LINE_RE = (
     r"^\s*(?P<comm>.*)-(?P<pid>-?\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(?P<cpu>\d+)\]\s+"
@@ -35,9 +35,16 @@ def _header(other: pl.DataFrame, info: TraceInfo) -> None:
         info.overflow = f"{row[1]}/{row[2]}"
 
 
-ANCHOR = (r"\[(?P<cpu>\d+)\]\s+(?:[^\s\[\]]{4,5}\s+)?(?P<sec>\d+)\.(?P<frac>\d+):\s+"
-          r"(?P<event>\w+):\s*")
-HEAD = r"^\s*(?P<comm>.*)-(?P<pid>-?\d+)\s+(?:\(\s*[-\d]+\)\s+)?$"
+ANCHOR = r"\[\d+\]\s+(?:[^\s\[\]]{4,5}\s+)?\d+\.\d+:\s+\w+:\s*"
 
-FORMAT = TextFormat(name="tracefs", line_regex=LINE_RE, anchor=ANCHOR, head=HEAD,
+
+def head(pre: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    r"""``<comm>-<pid> [(<tgid>)] `` -> comm, pid: the pid is the trailing digits after
+    the last ``-`` (what the greedy ``(.*)-(-?\d+)`` of LINE_RE takes)."""
+    text = pre.str.replace(r"\s+\(\s*[-\d]+\)\s+$", " ").str.strip_chars()
+    pid = text.str.extract(r"-\d+$", 0)
+    return cut_suffix(text, pid), pid.str.strip_prefix("-")
+
+
+FORMAT = TextFormat(name="tracefs", line_regex=LINE_RE, anchor=ANCHOR, head=head,
                     header=_header)
