@@ -87,8 +87,9 @@ def cut_suffix(text: pl.Expr, suffix: pl.Expr) -> pl.Expr:
 
 def iter_line_chunks(reader: CountingReader, chunk_bytes: int,
                      on_cut: Callable[[int], None] | None = None,
-                     ) -> Iterator[tuple[pl.Series, int]]:
-    """Yield (lines, number of the first line, 1-based) for bounded chunks of a stream.
+                     ) -> Iterator[tuple[bytes, int]]:
+    """Yield (whole lines as bytes, number of the first line, 1-based) for bounded chunks
+    of a stream; the caller splits them (in a worker thread: decoding is real work).
 
     A last line without its newline was cut off (traces end every line with one):
     it is not yielded but reported to ``on_cut`` with its line number.
@@ -105,16 +106,21 @@ def iter_line_chunks(reader: CountingReader, chunk_bytes: int,
             pending = buf
             continue
         pending = buf[cut + 1:]
-        lines = _split(buf[:cut])
-        yield lines, line_no
-        line_no += len(lines)
+        chunk = buf[:cut]
+        yield chunk, line_no
+        line_no += chunk.count(b"\n") + 1
     if pending.strip() and on_cut is not None:
         on_cut(line_no)
 
 
 def _split(buf: bytes) -> pl.Series:
-    text = buf.decode("utf-8", errors="replace")
-    return pl.Series("line", [text]).str.split("\n").explode().str.strip_suffix("\r")
+    """Lines of a chunk. Valid UTF-8 (nearly every trace) is checked and split inside
+    Polars without holding the GIL; anything else is decoded with U+FFFD replacements."""
+    try:
+        text = pl.Series("line", [buf], dtype=pl.Binary).cast(pl.String)
+    except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError):
+        text = pl.Series("line", [buf.decode("utf-8", errors="replace")])
+    return text.str.split("\n").explode().str.strip_suffix("\r")
 
 
 def _int(expr: pl.Expr, dtype: type[IntegerType] | IntegerType) -> pl.Expr:
@@ -243,10 +249,11 @@ def to_arrow(df: pl.DataFrame) -> pa.Table:
     return df.to_arrow().cast(schema.EVENT_SCHEMA)
 
 
-def _parse_chunk(fmt: TextFormat, lines: pl.Series,
+def _parse_chunk(fmt: TextFormat, chunk: bytes,
                  first_line: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(parsed event rows with ``_ok``, non-event lines) of one chunk; no shared state,
     so chunks can be parsed concurrently (Polars releases the GIL)."""
+    lines = _split(chunk)
     df = fmt.split_lines(pl.DataFrame({"line": lines}).with_row_index("ln", offset=first_line))
     is_ev = pl.col("event").is_not_null()
     return parse_event_fields(df.filter(is_ev).drop("line")), df.filter(~is_ev)
@@ -290,8 +297,8 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
     with CountingReader(path) as reader, ThreadPoolExecutor(max_workers=2) as pool:
         last_pos = 0
         pending: deque[Future[tuple[pl.DataFrame, pl.DataFrame]]] = deque()
-        for lines, first_line in iter_line_chunks(reader, chunk_bytes, cut):
-            pending.append(pool.submit(_parse_chunk, fmt, lines, first_line))
+        for chunk, first_line in iter_line_chunks(reader, chunk_bytes, cut):
+            pending.append(pool.submit(_parse_chunk, fmt, chunk, first_line))
             if len(pending) >= 2:  # at most two chunks in flight: memory stays bounded
                 table = finish(*pending.popleft().result())
                 if table is not None:
