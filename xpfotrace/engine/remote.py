@@ -74,9 +74,7 @@ class _Requests:
         bounds = self.own_cum[np.searchsorted(self.own_key, cpus)]
         self.own_base: I64 = bounds[:-1]
         self.own_total: I64 = np.diff(bounds)
-        # cumulative weights over turns -3..1 of the circle: cum() without a division
-        self.wc_ext: I64 = np.concatenate(
-            [self.wc[:-1] + a * self.total for a in range(-3, 2)] + [[2 * self.total]])
+        self._wc_ext: I64 | None = None
         # runs of one CPU, for the first other-CPU request at or after an index
         self.run_end: I64 = np.concatenate((np.flatnonzero(np.diff(cpu) != 0) + 1, [self.q]))
 
@@ -107,8 +105,15 @@ class _Requests:
         """Weight of the requests before extended index ``i``."""
         if self.q == 0:
             return np.zeros_like(i)
-        if i.size and -3 * self.q <= i.min() and i.max() <= 2 * self.q:
-            direct: I64 = self.wc_ext[i + 3 * self.q]
+        lo, hi = (int(i.min()), int(i.max())) if i.size else (0, 0)
+        if lo >= 0 and hi <= self.q:  # one turn: a plain gather
+            plain: I64 = self.wc[i]
+            return plain
+        if -3 * self.q <= lo and hi <= 2 * self.q:
+            if self._wc_ext is None:  # cumulative weights over turns -3..1: no division
+                self._wc_ext = np.concatenate(
+                    [self.wc[:-1] + a * self.total for a in range(-3, 2)] + [[2 * self.total]])
+            direct: I64 = self._wc_ext[i + 3 * self.q]
             return direct
         a, m = self._split(i)
         out: I64 = a * self.total + self.wc[m]
@@ -196,8 +201,10 @@ class _Plan:
     """Everything the counts need, for one variant's timeline on N virtual CPUs."""
 
     def __init__(self, tl: Timeline, proj: Projection) -> None:
-        keep = tl.cpu < proj.n_trace
-        ts, cpu, w = tl.ts[keep], tl.cpu[keep], tl.w[keep]
+        ts, cpu, w = tl.ts, tl.cpu, tl.w
+        if len(cpu) and int(cpu.max()) >= proj.n_trace:  # CPUs past N_trace do not replay
+            keep = cpu < proj.n_trace
+            ts, cpu, w = ts[keep], cpu[keep], w[keep]
         d = self.period = proj.period
         k = self.k = proj.replicas
         self.n, self.n_trace = proj.n, proj.n_trace
