@@ -51,6 +51,12 @@ def nearest_rank(p: int, n: int) -> int:
     return (p * n + 99) // 100 - 1
 
 
+def _sortable(cpu: I64) -> npt.NDArray[np.unsignedinteger]:
+    """CPU numbers as the narrowest unsigned type: a stable sort of 16-bit keys is a
+    linear-time radix sort."""
+    return cpu.astype(np.uint16 if (not len(cpu) or int(cpu.max()) < 1 << 16) else np.uint32)
+
+
 class _Requests:
     """One set of the trace's requests in replay order, on the circle of length ``period``.
 
@@ -67,7 +73,7 @@ class _Requests:
         self.total = int(self.wc[-1])
         # own requests: keys cpu*(q+1) + index, ascending, with cumulative weights
         self.stride = self.q + 1
-        by_cpu = np.argsort(cpu.astype(np.uint32), kind="stable")
+        by_cpu = np.argsort(_sortable(cpu), kind="stable")
         self.own_key: I64 = cpu[by_cpu] * self.stride + by_cpu
         self.own_cum: I64 = np.concatenate(([0], np.cumsum(w[by_cpu]))).astype(np.int64)
         cpus = np.arange(n_trace + 1, dtype=np.int64) * self.stride
@@ -161,7 +167,7 @@ class _Switches:
 
     @classmethod
     def build(cls, t: I64, cpu: I64, row: I64, period: int) -> _Switches:
-        by_cpu = np.argsort(cpu.astype(np.uint32), kind="stable")
+        by_cpu = np.argsort(_sortable(cpu), kind="stable")
         c = cpu[by_cpu]
         first = np.ones(len(c), dtype=bool)
         first[1:] = c[1:] != c[:-1]
