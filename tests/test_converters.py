@@ -138,3 +138,14 @@ def test_format_can_be_forced(tmp_path: Path) -> None:
     assert read_trace(str(p), "trace-cmd").df.height == 5
     with pytest.raises(InputError, match="no trace events"):
         read_trace(str(p), "perf-script")
+
+
+def test_invalid_utf8_and_nul_become_replacement_characters(tmp_path: Path) -> None:
+    # SYNTHETIC: a comm with an invalid byte, another with a NUL (tracefs copies comm bytes)
+    p = tmp_path / "trace"
+    p.write_bytes(b"# tracer: nop\n"
+                  b"  b\xffsh-5   [000] ....   1.000001: mm_page_free: page=x pfn=10 order=0\n"
+                  b"  c\x00t-6   [001] ....   1.000002: mm_page_free: page=x pfn=11 order=0\n")
+    df = events(p)
+    assert df["comm"].to_list() == ["b\ufffdsh", "c\ufffdt"]
+    assert df["pid"].to_list() == [5, 6] and df["pfn"].to_list() == [10, 11]
