@@ -50,26 +50,31 @@ U8 = npt.NDArray[np.uint8]
 
 
 def _record_positions(d: U8) -> I64:
-    """Offsets of the records in the data section ``d``, by pointer jumping."""
+    """Offsets of the records in the data section ``d``, by pointer jumping: every
+    8-byte word is a potential record header; the records are the words reached from
+    word 0, found by doubling the jump length (a reached set as a mask, 32-bit jumps
+    while the section allows: half the memory traffic of the gathers)."""
     n = len(d) // 8
     if n == 0:
         return np.zeros(0, np.int64)
+    idx_t = np.int32 if n < (1 << 31) - 1 else np.int64
     words = d[: n * 8].reshape(n, 8)
     size = words[:, 6:8].copy().view("<u2").ravel().astype(np.int64)
-    step = size // 8
-    nxt = np.arange(n, dtype=np.int64) + step
+    nxt = np.arange(n, dtype=np.int64) + size // 8
     bad = (size < 8) | (size % 8 != 0) | (nxt > n)
     nxt[bad] = n  # the sentinel: a corrupt header ends the chain there
-    jump = np.concatenate((nxt, [n]))
-    reach = np.zeros(1, np.int64)  # positions reached in fewer than 2^k steps
+    jump = np.concatenate((nxt, [n])).astype(idx_t)
+    reached = np.zeros(n + 1, dtype=bool)  # reached from word 0 in fewer than 2^k steps
+    reached[0] = True
+    count = 1
     while True:
-        more = jump[reach]
-        merged = np.union1d(reach, more)
-        if len(merged) == len(reach):
+        reached[jump[np.flatnonzero(reached)]] = True
+        now = int(reached.sum())
+        if now == count:
             break
-        reach = merged
+        count = now
         jump = jump[jump]
-    reach = reach[reach < n]
+    reach = np.flatnonzero(reached[:n]).astype(np.int64)
     last = int(reach[-1]) if len(reach) else 0
     if int(nxt[last]) == n and (bad[last] and n > 0):
         raise BinaryFormatError(f"corrupt record header (size {int(size[last])})", last * 8)
