@@ -50,8 +50,18 @@ def read_str(buf: U8, off: I64, f: Field) -> npt.NDArray[np.str_]:
     return np.char.decode(raw.view(f"S{f.size}").ravel(), "utf-8", errors="replace")
 
 
-def _nulls(name: str, n: int) -> pl.Series:
-    return pl.repeat(None, n, dtype=pl.String, eager=True).alias(name)
+def _int_column(cols: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:
+    """The column ``name``, made (all null) on first use; not a setdefault, which would
+    build a full column on every call."""
+    if name not in cols:
+        cols[name] = np.full(n, np.iinfo(np.int64).min, np.int64)
+    return cols[name]
+
+
+def _str_column(strs: dict[str, pl.Series], name: str, n: int) -> pl.Series:
+    if name not in strs:
+        strs[name] = pl.repeat(None, n, dtype=pl.String, eager=True).alias(name)
+    return strs[name]
 
 
 def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, EventFormat],
@@ -64,7 +74,7 @@ def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, 
     ids, codes = np.unique(ev_id, return_inverse=True)
     id_names = [formats[int(i)].name if int(i) in formats else f"unknown_event_{int(i)}"
                 for i in ids]
-    order = np.argsort(codes, kind="stable")
+    order = np.argsort(codes.astype(np.uint16) if len(ids) < 1 << 16 else codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(ids) + 1))
     for k, eid in enumerate(ids):
         sel = order[bounds[k]:bounds[k + 1]]
@@ -81,12 +91,12 @@ def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, 
             f = fmt.fields.get(src)
             if f is None or f.array is not None:
                 continue
-            col = cols.setdefault(dst, np.full(n, np.iinfo(np.int64).min, np.int64))
+            col = _int_column(cols, dst, n)
             col[sel] = read_int(buf, o, f, big_endian)
         for src in ("prev_comm", "next_comm"):
             f = fmt.fields.get(src)
             if f is not None:
-                col_s = strs.setdefault(src, _nulls(src, n))
+                col_s = _str_column(strs, src, n)
                 col_s.scatter(sel, pl.Series(read_str(buf, o, f)))  # numpy str -> String
         if fmt.name == "mm_page_alloc" and "gfp_flags" in fmt.fields:
             raw = read_int(buf, o, fmt.fields["gfp_flags"], big_endian).astype(np.uint64)
@@ -94,10 +104,10 @@ def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, 
             uniq, inv = np.unique(raw, return_inverse=True)
             text = np.array([format_flags(int(u), table) if table else f"0x{int(u):x}"
                              for u in uniq], dtype=object)  # per distinct value, not event
-            g = strs.setdefault("gfp_flags", _nulls("gfp_flags", n))
+            g = _str_column(strs, "gfp_flags", n)
             g.scatter(sel, pl.Series(text.tolist(), dtype=pl.String).gather(inv.ravel()))
         if fmt.name == "mm_page_free_batched" and "order" not in fmt.fields:
-            col = cols.setdefault("order", np.full(n, np.iinfo(np.int64).min, np.int64))
+            col = _int_column(cols, "order", n)
             col[sel] = 0
 
     null = np.iinfo(np.int64).min
