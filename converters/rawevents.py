@@ -50,6 +50,20 @@ def read_str(buf: U8, off: I64, f: Field) -> npt.NDArray[np.str_]:
     return np.char.decode(raw.view(f"S{f.size}").ravel(), "utf-8", errors="replace")
 
 
+def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct values, each value's index among them), like ``np.unique(...,
+    return_inverse=True)`` but without sorting every value: a table for small
+    non-negative ranges, else a hash unique and a search among the few distinct ones."""
+    if not len(values):
+        return values[:0], np.zeros(0, np.int64)
+    if values.dtype.kind in "iu" and int(values.min()) >= 0 and int(values.max()) < 1 << 20:
+        present = np.bincount(values.astype(np.int64)) > 0
+        distinct = np.flatnonzero(present).astype(values.dtype)
+        return distinct, (np.cumsum(present) - 1)[values.astype(np.int64)]
+    distinct = np.sort(pl.Series(values).unique().to_numpy())
+    return distinct, np.searchsorted(distinct, values)
+
+
 def _int_column(cols: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:
     """The column ``name``, made (all null) on first use; not a setdefault, which would
     build a full column on every call."""
@@ -71,7 +85,7 @@ def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, 
     pid = np.zeros(n, np.int64)
     cols: dict[str, np.ndarray] = {}
     strs: dict[str, pl.Series] = {}
-    ids, codes = np.unique(ev_id, return_inverse=True)
+    ids, codes = _dense_codes(ev_id)
     id_names = [formats[int(i)].name if int(i) in formats else f"unknown_event_{int(i)}"
                 for i in ids]
     order = np.argsort(codes.astype(np.uint16) if len(ids) < 1 << 16 else codes, kind="stable")
@@ -101,7 +115,7 @@ def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, 
         if fmt.name == "mm_page_alloc" and "gfp_flags" in fmt.fields:
             raw = read_int(buf, o, fmt.fields["gfp_flags"], big_endian).astype(np.uint64)
             table = fmt.flag_table("gfp_flags") or []
-            uniq, inv = np.unique(raw, return_inverse=True)
+            uniq, inv = _dense_codes(raw)
             text = np.array([format_flags(int(u), table) if table else f"0x{int(u):x}"
                              for u in uniq], dtype=object)  # per distinct value, not event
             g = _str_column(strs, "gfp_flags", n)
