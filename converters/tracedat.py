@@ -308,8 +308,9 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
     buf = np.concatenate(bufs)
     ts, off = np.concatenate(ts_l), np.concatenate(off_l)
     cpu = np.concatenate(cpu_l)
-    # time-ordered merge, lower CPU first on ties: the blocks are concatenated by CPU and
-    # each is in time order, so a stable sort on ts alone is a merge of sorted runs
+    # time order, lower CPU (then buffer position) first on ties: the blocks are
+    # concatenated by CPU, so a stable sort on ts alone keeps that tie order, and with
+    # blocks already in time order it is a merge of sorted runs
     order = np.argsort(ts, kind="stable")
     ts, off, cpu = ts[order], off[order], cpu[order]
     common = common_type_field(hdr)
