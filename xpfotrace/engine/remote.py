@@ -496,7 +496,9 @@ class _Windows:
         """A likely bracket (lo, hi] of the want-th window, from a systematic sample of
         the requests (the caller checks it with two counts)."""
         if self._sample is None:
-            budget = 500_000  # sampled windows
+            # sampled windows: a count costs about one pass over the entries, so a small
+            # problem samples (and later lists) little and counts a few more times
+            budget = min(500_000, max(20_000, 4 * self.entries))
             every = max(1, -(-self.unweighted // budget))
             win, weight = self.listing(-1, self.p.period, every)
             order = np.argsort(win, kind="stable")
@@ -592,7 +594,7 @@ class _Cuts:
 
 
 #: Once the search bracket holds at most this many listed windows they are listed and
-#: sorted (``None``: 1 M).
+#: sorted (``None``: 8 per (switch, combination) entry, between 50 k and 1 M).
 MATERIALIZE: int | None = None
 
 
@@ -604,7 +606,8 @@ def _select(wd: _Windows, want: int, hi: int, total: int) -> int:
     third step bisects) runs until the bracket is small enough to list its windows.
     """
     lo, c_lo, c_hi = -1, 0, total
-    limit = MATERIALIZE if MATERIALIZE is not None else 1_000_000
+    limit = (MATERIALIZE if MATERIALIZE is not None
+             else min(1_000_000, max(50_000, 8 * wd.entries)))
     per_weight = wd.unweighted / total  # listed entries per window
 
     def small() -> bool:
