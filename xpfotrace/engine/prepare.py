@@ -47,18 +47,17 @@ def is_mm_switch(next_pid: pl.Expr, next_comm: pl.Expr) -> pl.Expr:
 
 
 def _gfp_class(events: pl.DataFrame) -> pl.DataFrame:
-    """Add ``_user`` and ``_zero`` (null where gfp_flags is null or the event no alloc):
-    each distinct gfp string is classified once, then mapped."""
+    """Add ``_user`` and ``_zero`` (null where gfp_flags is null): each distinct gfp
+    string is classified once, and one mapping pass gives both bits."""
     allocs = events.filter(pl.col("event") == "mm_page_alloc")
     keys, user, zero = gfp.classify(allocs["gfp_flags"].unique().to_list())
     known = [i for i, k in enumerate(keys) if k is not None]
-    flags = pl.col("gfp_flags")
-
-    def mapped(values: list[bool]) -> pl.Expr:
-        return flags.replace_strict([keys[i] for i in known], [values[i] for i in known],
-                                    default=None, return_dtype=pl.Boolean)
-
-    return events.with_columns(mapped(user).alias("_user"), mapped(zero).alias("_zero"))
+    bits = pl.col("gfp_flags").replace_strict(
+        [keys[i] for i in known], [int(user[i]) | int(zero[i]) << 1 for i in known],
+        default=None, return_dtype=pl.Int8)
+    return events.with_columns(bits.alias("_gfp")).with_columns(
+        (pl.col("_gfp") & 1 == 1).alias("_user"), (pl.col("_gfp") & 2 == 2).alias("_zero"),
+    ).drop("_gfp")
 
 
 def _in_replay_order(df: pl.DataFrame) -> pl.DataFrame:
