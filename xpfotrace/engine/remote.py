@@ -33,7 +33,6 @@ import numpy.typing as npt
 from .projection import I64, Projection, Timeline
 
 BOOL = npt.NDArray[np.bool_]
-F64 = npt.NDArray[np.float64]
 
 
 @dataclass
@@ -327,6 +326,7 @@ class _Windows:
         rsets = np.array([c.rset for c in plan.combos])
         self.groups = [(i, np.flatnonzero(rsets == i)) for i in range(len(plan.sets))]
         self.same = [ci for ci, c in enumerate(plan.combos) if c.same]
+        self.cross = np.array([not c.same for c in plan.combos])
         self.cut = _Cuts(plan)
         self.unweighted = 0  # listed entries the windows stand for (set by totals)
         self._sample: tuple[I64, I64] | None = None
@@ -334,8 +334,9 @@ class _Windows:
         self.w_max = -1
         self.length: I64 = plan.sw.t - plan.sw.prev_t  # interval lengths (bound windows)
         self.full: I64 = np.zeros(len(plan.sw.t), dtype=np.int64)  # windows per switch
-        self.by_length: I64 = self.length
-        self.full_cum: I64 = self.full
+        # switches by interval length, with cumulative windows: set by totals()
+        self.by_length: I64 | None = None
+        self.full_cum: I64 | None = None
 
     def chunks(self) -> Iterator[_Chunk]:
         if self.cache:
@@ -364,10 +365,9 @@ class _Windows:
         p = self.p
         t = (p.sw.prev_t if start else p.sw.t)[s]
         out = np.empty((len(p.combos), len(t)), dtype=np.int64)
-        cross = np.array([not c.same for c in p.combos])
         for rset, rows in self.groups:
             for right in (False, True):
-                sub = rows[(p.right[rows] == right) & cross[rows]]
+                sub = rows[(p.right[rows] == right) & self.cross[rows]]
                 if len(sub):
                     y = t[None, :] + p.delta[sub][:, None]
                     out[sub] = p.sets[rset].at(y.ravel(), right).reshape(y.shape)
@@ -441,7 +441,8 @@ class _Windows:
         return flushes, windows, w_max
 
     def count_le(self, x: int) -> int:
-        """Number of windows <= x."""
+        """Number of windows <= x (after ``totals``)."""
+        assert self.by_length is not None and self.full_cum is not None, "totals() first"
         # intervals no longer than x: all their windows
         total = int(self.full_cum[np.searchsorted(self.by_length, x, side="right")])
         for ch in self.chunks():
@@ -601,9 +602,10 @@ MATERIALIZE: int | None = None
 def _select(wd: _Windows, want: int, hi: int, total: int) -> int:
     """Smallest x with count_le(x) >= want, given count_le(hi) = total >= want.
 
-    A bracket guessed from a sample of switches is checked with two counts; then a
-    safeguarded interpolation search (the count is close to linear locally; every
-    third step bisects) runs until the bracket is small enough to list its windows.
+    A bracket guessed from a systematic sample of the windows is checked with two
+    counts; then a safeguarded interpolation search (the count is close to linear
+    locally; every third step bisects) runs until the bracket is small enough to list
+    its windows.
     """
     lo, c_lo, c_hi = -1, 0, total
     limit = (MATERIALIZE if MATERIALIZE is not None
