@@ -1,16 +1,31 @@
 """Put a trace in replay order and classify what each event does (MODEL.md 1-3).
 
-Everything downstream works on the frames this module builds: events in
-``(ts, seq)`` order carry a ``rank``; page-acting events get a ``kind``.
+Everything downstream works on the NumPy arrays built here once per trace: the
+page-acting events (``Actions``), one row per (action, frame) sorted by
+(frame, action) (``Frames``), the refill runs (``Runs``) and the mm switches.
+An event's ``rank`` is its position in (ts, seq) order.
+
+Polars classifies the rows (string comparisons, one parallel ``select``);
+NumPy does the rest: per-CPU refill runs from a radix sort on the CPU number,
+frame expansion by ``repeat``, and the (frame, action) order from one sort of a
+packed 64-bit key.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from .. import gfp
+
+I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
+I8 = npt.NDArray[np.int8]
+BOOL = npt.NDArray[np.bool_]
 
 # kind codes of page-acting events
 USER_ALLOC, KERNEL_ALLOC, FREE, REFILL_MOVABLE, REFILL_OTHER = 0, 1, 2, 3, 4
@@ -24,18 +39,72 @@ KTHREAD_PREFIXES: tuple[str, ...] = (
 
 
 @dataclass
+class Actions:
+    """Page-acting events with a pfn, in replay order (row = action index)."""
+
+    rank: I64
+    ts: I64
+    seq: I64
+    cpu: I64
+    kind: I8
+    zero: BOOL  # zero-filled (meaningful for user allocations)
+    pfn: U64
+    order: I64
+    run: I64  # refill run of a refill event, else -1
+
+    def __len__(self) -> int:
+        return len(self.rank)
+
+
+@dataclass
+class Frames:
+    """One row per (action, frame), sorted by (frame, action)."""
+
+    aidx: I64  # the action
+    first: BOOL  # the first row of its frame
+    kind: I8  # the action's kind, zero flag and CPU, gathered once
+    zero: BOOL
+    cpu: I64
+
+    def subset(self, keep: BOOL) -> Frames:
+        """The rows where ``keep``, still sorted, with frame starts recomputed."""
+        rows = np.flatnonzero(keep)
+        pos = np.cumsum(self.first) - 1  # frame number of each row
+        fp = pos[rows]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = fp[1:] != fp[:-1]
+        return Frames(self.aidx[rows], first, self.kind[rows], self.zero[rows], self.cpu[rows])
+
+
+@dataclass
+class Runs:
+    """Refill runs (MODEL.md section 3, ``batch``): run id = index; where each ends."""
+
+    cpu: I64
+    ts: I64
+    seq: I64
+    rank: I64  # the run's last event
+
+    def __len__(self) -> int:
+        return len(self.rank)
+
+
+@dataclass
 class Prepared:
     """A trace ready for the state and remote passes."""
 
-    events: pl.DataFrame  # rank, ts, seq, cpu, event, ... in replay order
-    actions: pl.DataFrame  # page-acting events: rank ts seq cpu kind zero pfn order run
-    frames: pl.DataFrame  # one row per (action, frame): aidx (row of actions) cpu kind zero
-    #                       frame; sorted by (frame, aidx)
+    actions: Actions
+    frames: Frames  # every action's frames
     switches: pl.DataFrame  # mm switches: rank ts seq cpu
-    runs: pl.DataFrame  # refill runs: run cpu ts seq (of the run's last event)
+    runs: Runs
     cpus: int  # N_trace
     t0: int
     duration_ns: int
+
+    @cached_property
+    def frames_without_refills(self) -> Frames:
+        """The frames of allocations and frees only (what a variant without batch sees)."""
+        return self.frames.subset(self.frames.kind < REFILL_MOVABLE)
 
 
 def is_mm_switch(next_pid: pl.Expr, next_comm: pl.Expr) -> pl.Expr:
@@ -46,20 +115,6 @@ def is_mm_switch(next_pid: pl.Expr, next_comm: pl.Expr) -> pl.Expr:
     return (next_pid != 0) & ~kthread.fill_null(False)
 
 
-def _gfp_class(events: pl.DataFrame) -> pl.DataFrame:
-    """Add ``_user`` and ``_zero`` (null where gfp_flags is null): each distinct gfp
-    string is classified once, and one mapping pass gives both bits."""
-    allocs = events.filter(pl.col("event") == "mm_page_alloc")
-    keys, user, zero = gfp.classify(allocs["gfp_flags"].unique().to_list())
-    known = [i for i, k in enumerate(keys) if k is not None]
-    bits = pl.col("gfp_flags").replace_strict(
-        [keys[i] for i in known], [int(user[i]) | int(zero[i]) << 1 for i in known],
-        default=None, return_dtype=pl.Int8)
-    return events.with_columns(bits.alias("_gfp")).with_columns(
-        (pl.col("_gfp") & 1 == 1).alias("_user"), (pl.col("_gfp") & 2 == 2).alias("_zero"),
-    ).drop("_gfp")
-
-
 def _in_replay_order(df: pl.DataFrame) -> pl.DataFrame:
     """``df`` sorted by (ts, seq); most traces already are, and checking is cheap."""
     ts, seq = pl.col("ts"), pl.col("seq")
@@ -68,50 +123,121 @@ def _in_replay_order(df: pl.DataFrame) -> pl.DataFrame:
     return df if ordered else df.sort("ts", "seq")
 
 
-def prepare(df: pl.DataFrame, cpus: int) -> Prepared:
-    """Order, classify and expand the events of a trace with ``cpus`` CPUs."""
-    ev = _in_replay_order(df).with_row_index("rank")
-    ev = _gfp_class(ev)
-    name = pl.col("event")
-    pfn = pl.col("pfn")
+def _gfp_sets(ev: pl.DataFrame) -> tuple[list[str], list[str]]:
+    """The distinct printed gfp values that are user, and those that are zero-filled."""
+    keys, user, zero = gfp.classify(ev.get_column("gfp_flags").unique().drop_nulls().to_list())
+    return ([k for k, u in zip(keys, user, strict=True) if u and k is not None],
+            [k for k, z in zip(keys, zero, strict=True) if z and k is not None])
+
+
+def _classify(ev: pl.DataFrame) -> tuple[I8, BOOL, BOOL]:
+    """Per event: kind (-1: acts on no page), zero-filled, and refill (percpu_refill=1)."""
+    user_keys, zero_keys = _gfp_sets(ev)
+    name, pfn, flags = pl.col("event"), pl.col("pfn"), pl.col("gfp_flags")
     alloc_ok = (name == "mm_page_alloc") & pfn.is_not_null() & (pfn != 0)
-    refill = (name == "mm_page_alloc_zone_locked") & (pl.col("percpu_refill") == 1)
+    refill = ((name == "mm_page_alloc_zone_locked") & (pl.col("percpu_refill") == 1)
+              ).fill_null(False)
+    user = flags.is_in(user_keys).fill_null(False)
     kind = (
-        pl.when(alloc_ok & pl.col("_user")).then(pl.lit(USER_ALLOC))
+        pl.when(alloc_ok & user).then(pl.lit(USER_ALLOC))
         .when(alloc_ok).then(pl.lit(KERNEL_ALLOC))
         .when(name == "mm_page_free").then(pl.lit(FREE))
-        .when(refill & (pl.col("migratetype") == 1)).then(pl.lit(REFILL_MOVABLE))
+        .when(refill & (pl.col("migratetype") == 1).fill_null(False))
+        .then(pl.lit(REFILL_MOVABLE))
         .when(refill).then(pl.lit(REFILL_OTHER))
-        .otherwise(None).cast(pl.Int8)
+        .otherwise(pl.lit(-1)).cast(pl.Int8)
     )
-    ev = ev.with_columns(kind.alias("kind"), pl.col("_zero").fill_null(False).alias("zero"))
-    # refill runs: maximal runs of refill events consecutive among one CPU's events
-    is_refill = refill.fill_null(False)
-    ev = ev.with_columns(
-        (is_refill & ~is_refill.shift(1).over("cpu").fill_null(False)).cast(pl.Int64)
-        .cum_sum().over("cpu").alias("run")
-    ).with_columns(pl.when(is_refill).then(pl.col("run")).otherwise(None).alias("run"))
+    cls = ev.select(kind.alias("kind"), flags.is_in(zero_keys).fill_null(False).alias("zero"),
+                    refill.alias("refill"))
+    return (cls.get_column("kind").to_numpy(), cls.get_column("zero").to_numpy(),
+            cls.get_column("refill").to_numpy())
 
-    actions = ev.select("rank", "ts", "seq", "cpu", "kind", "zero", "pfn", "order", "run").filter(
-        pl.col("kind").is_not_null() & pfn.is_not_null())
-    frames = (
-        actions.with_row_index("aidx").select(
-            "aidx", "cpu", "kind", "zero",
-            (pl.col("pfn") + pl.int_ranges(0, pl.lit(2, pl.Int64).pow(pl.col("order")))
-             .cast(pl.List(pl.UInt64))).alias("frame"))
-        .explode("frame")
-        .sort("frame", maintain_order=True)  # stable: (frame, aidx) order
-    )
-    runs = (
-        ev.filter(pl.col("run").is_not_null())
-        .group_by("cpu", "run")
-        .agg(pl.col("ts").last(), pl.col("seq").last(), pl.col("rank").last())
-    )
-    switches = (ev.select("rank", "ts", "seq", "cpu", "event", "next_pid", "next_comm")
-                .filter(name == "sched_switch")
-                .filter(is_mm_switch(pl.col("next_pid"), pl.col("next_comm")))
-                .select("rank", "ts", "seq", "cpu"))
-    first, last = ev.select(pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b")).row(0)
-    t0, duration = int(first), int(last) - int(first)
-    return Prepared(events=ev, actions=actions, frames=frames, switches=switches, runs=runs,
-                    cpus=cpus, t0=t0, duration_ns=duration)
+
+def _narrow(cpu: I64) -> npt.NDArray[np.unsignedinteger]:
+    """CPU numbers as the narrowest unsigned type: NumPy's stable sort of 16-bit keys is
+    a linear-time radix sort."""
+    small = not len(cpu) or int(cpu.max()) < 1 << 16
+    return cpu.astype(np.uint16 if small else np.uint32)
+
+
+def _runs(refill: BOOL, cpu: I64, ts: I64, seq: I64) -> tuple[I64, Runs]:
+    """Run id of each event (-1 outside runs) and the runs: maximal runs of refill
+    events consecutive among their CPU's events, numbered in (CPU, rank) order."""
+    n = len(refill)
+    run = np.full(n, -1, dtype=np.int64)
+    if not refill.any():
+        empty = np.zeros(0, dtype=np.int64)
+        return run, Runs(empty, empty, empty, empty)
+    by_cpu = np.argsort(_narrow(cpu), kind="stable")  # each CPU's events in replay order
+    r, c = refill[by_cpu], cpu[by_cpu]
+    same = np.zeros(n, dtype=bool)
+    same[1:] = c[1:] == c[:-1]
+    after_refill = np.zeros(n, dtype=bool)  # the CPU's previous event is a refill
+    after_refill[1:] = r[:-1] & same[1:]
+    before_refill = np.zeros(n, dtype=bool)  # the CPU's next event is a refill
+    before_refill[:-1] = r[1:] & same[1:]
+    ids = np.cumsum(r & ~after_refill) - 1
+    run[by_cpu[r]] = ids[r]
+    last = by_cpu[r & ~before_refill].astype(np.int64)  # in run id order
+    return run, Runs(cpu[last], ts[last], seq[last], last)
+
+
+def _frames(a: Actions) -> Frames:
+    """Expand each action to its 2^order frames and sort by (frame, action)."""
+    na = len(a)
+    if na == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return Frames(empty, np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int8),
+                      np.zeros(0, dtype=bool), empty)
+    if not a.order.any():  # all order 0: one frame per action
+        aidx = np.arange(na, dtype=np.int64)
+        frame = a.pfn
+    else:
+        pages = np.left_shift(np.int64(1), a.order)
+        aidx = np.repeat(np.arange(na, dtype=np.int64), pages)
+        start = np.cumsum(pages) - pages
+        offset = np.arange(len(aidx), dtype=np.int64) - start[aidx]
+        frame = a.pfn[aidx] + offset.astype(np.uint64)
+    bits = max(na - 1, 1).bit_length()
+    if int(frame.max()).bit_length() + bits <= 64:
+        # one sort of a packed key (frame, action): Polars sorts it on every core
+        shift = np.uint64(bits)
+        key = pl.Series((frame << shift) | aidx.astype(np.uint64)).sort().to_numpy()
+        aidx = (key & np.uint64((1 << bits) - 1)).astype(np.int64)
+        frame = key >> shift
+    else:
+        order = pl.DataFrame({"f": frame, "a": aidx}).select(
+            pl.arg_sort_by("f", "a")).to_series().to_numpy()
+        aidx, frame = aidx[order], frame[order]
+    first = np.ones(len(frame), dtype=bool)
+    first[1:] = frame[1:] != frame[:-1]
+    return Frames(aidx, first, a.kind[aidx], a.zero[aidx], a.cpu[aidx])
+
+
+def _switches(ev: pl.DataFrame) -> pl.DataFrame:
+    """The mm switches (rank ts seq cpu): sched_switch to a task with an address space."""
+    return (ev.with_row_index("rank")
+            .filter(pl.col("event") == "sched_switch")
+            .filter(is_mm_switch(pl.col("next_pid"), pl.col("next_comm")))
+            .select(pl.col("rank").cast(pl.Int64), "ts", "seq", "cpu"))
+
+
+def prepare(df: pl.DataFrame, cpus: int) -> Prepared:
+    """Order, classify and expand the events of a trace with ``cpus`` CPUs."""
+    ev = _in_replay_order(df)
+    kind, zero, refill = _classify(ev)
+    ts = ev.get_column("ts").to_numpy()
+    seq = ev.get_column("seq").to_numpy()
+    cpu = ev.get_column("cpu").to_numpy().astype(np.int64)
+    run, runs = _runs(refill, cpu, ts, seq)
+    pfn = ev.get_column("pfn")
+    act = np.flatnonzero((kind >= 0) & pfn.is_not_null().to_numpy())
+    order = ev.get_column("order").fill_null(0).to_numpy()[act].astype(np.int64)
+    actions = Actions(rank=act.astype(np.int64), ts=ts[act], seq=seq[act], cpu=cpu[act],
+                      kind=kind[act], zero=zero[act],
+                      pfn=pfn.fill_null(0).to_numpy()[act].astype(np.uint64),
+                      order=np.maximum(order, 0), run=run[act])
+    t0 = int(ts[0]) if len(ts) else 0
+    duration = int(ts[-1]) - t0 if len(ts) else 0
+    return Prepared(actions=actions, frames=_frames(actions), switches=_switches(ev),
+                    runs=runs, cpus=cpus, t0=t0, duration_ns=duration)

@@ -133,7 +133,7 @@ class Replayer:
             return pl.DataFrame(schema={"ts": pl.Int64, "seq": pl.Int64, "cpu": pl.Int32,
                                         "n": pl.Int64, "comm": pl.String, "pid": pl.Int32})
         req = self.state(strategy.variant).requests.drop("rank")
-        who = self.prepared.events.select("seq", "comm", "pid")
+        who = self.trace.df.select("seq", "comm", "pid")
         return req.join(who, on="seq", how="left").sort("ts", "seq")
 
     def requests_by(self, strategy: strat.Strategy, column: str = "comm",

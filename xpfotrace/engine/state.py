@@ -13,8 +13,10 @@ forward-fill plus shift within the frame's events (sorted by frame, rank):
   leaves (1, 1), a kernel allocation or other refill (0, 0), a free changes
   nothing. One bit ``S`` is enough.
 
-The property test in ``tests/test_reference.py`` checks this against a plain
-loop over the MODEL text.
+Forward-fill and shift are NumPy operations on the frames sorted once by
+``prepare`` (a running maximum of "last row that set a value"), so a variant
+costs a few passes over flat arrays. The property test in
+``tests/test_reference.py`` checks this against a plain loop over the MODEL text.
 """
 
 from __future__ import annotations
@@ -25,7 +27,18 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from .prepare import FREE, KERNEL_ALLOC, REFILL_MOVABLE, REFILL_OTHER, USER_ALLOC, Prepared
+from .prepare import (
+    BOOL,
+    FREE,
+    I8,
+    I64,
+    KERNEL_ALLOC,
+    REFILL_MOVABLE,
+    REFILL_OTHER,
+    USER_ALLOC,
+    Frames,
+    Prepared,
+)
 
 #: tlb_single_page_flush_ceiling: requests of more pages are full flushes.
 FLUSH_CEILING = 33
@@ -40,121 +53,108 @@ PER_CPU_COUNTERS: tuple[str, ...] = (
 class StateResult:
     """Outcome of the state pass for one (batch, lazy) variant."""
 
-    requests: pl.DataFrame  # one row per requesting event: rank ts seq cpu n (its requests)
+    requests: pl.DataFrame  # one row per requesting event, by rank: rank ts seq cpu n
     per_cpu: pl.DataFrame  # cpu + PER_CPU_COUNTERS
 
 
-def _prev(col: str, default: int) -> pl.Expr:
-    """Value of ``col`` on the previous row of the same frame, else ``default``."""
-    same = pl.col("frame") == pl.col("frame").shift(1)
-    return pl.when(same).then(pl.col(col).shift(1)).otherwise(pl.lit(default)).cast(pl.Int8)
+def _prev(f: Frames, after: npt.NDArray[np.int8] | BOOL) -> BOOL:
+    """The state after the previous row of the same frame (clear at a frame's start)."""
+    out = np.zeros(len(after), dtype=bool)
+    out[1:] = after[:-1] != 0
+    out[f.first] = False
+    return out
 
 
-def _carry(value: pl.Expr, default: int) -> pl.Expr:
-    """``value`` forward-filled within each frame (null = unchanged), ``default`` at start."""
-    first = pl.col("frame") != pl.col("frame").shift(1).fill_null(pl.col("frame") + 1)
-    seeded = pl.when(first & value.is_null()).then(pl.lit(default)).otherwise(value)
-    return seeded.forward_fill().cast(pl.Int8)
+def _carry(f: Frames, value: I8) -> BOOL:
+    """``value`` (1 set, 0 clear, -1 unchanged) forward-filled within each frame from a
+    clear state: the value of the last row at or before each row that set one."""
+    sets = (value >= 0) | f.first
+    last = np.where(sets, np.arange(len(value), dtype=np.int64), 0)
+    np.maximum.accumulate(last, out=last)
+    out: BOOL = value[last] == 1
+    return out
 
 
-def _frame_counters(frames: pl.DataFrame, lazy: bool, n_actions: int,
-                    n_cpus: int) -> tuple[npt.NDArray[np.bool_], pl.DataFrame]:
-    """Whether each action (row of ``actions``) marks a frame; unmaps and remaps per CPU."""
-    kind, zero = pl.col("kind"), pl.col("zero")
+def _frame_counters(f: Frames, lazy: bool, n_actions: int,
+                    n_cpus: int) -> tuple[BOOL, I64, I64]:
+    """Whether each action marks a frame; unmaps and remaps per CPU."""
+    kind, zero = f.kind, f.zero
     user_alloc = kind == USER_ALLOC
-    sets_user = kind.is_in([USER_ALLOC, REFILL_MOVABLE])
-    clears = kind.is_in([KERNEL_ALLOC, REFILL_OTHER])
-    if lazy:
-        f = frames.with_columns(
-            _carry(pl.when(sets_user).then(1).when(clears).then(0).otherwise(None), 0)
-            .alias("s_after")
-        ).with_columns(_prev("s_after", 0).alias("s_prev"))
-        s_prev = pl.col("s_prev") == 1
+    zero_alloc = user_alloc & zero
+    sets_user = user_alloc | (kind == REFILL_MOVABLE)
+    if lazy:  # one bit S = user = unmapped
+        clears = (kind == KERNEL_ALLOC) | (kind == REFILL_OTHER)
+        s_prev = _prev(f, _carry(f, np.where(sets_user, 1, np.where(clears, 0, -1))
+                                 .astype(np.int8)))
         mark = sets_user & ~s_prev
-        unmap = mark.cast(pl.Int32) + (user_alloc & zero).cast(pl.Int32)
-        remap = (user_alloc & zero).cast(pl.Int32) + (clears & s_prev).cast(pl.Int32)
+        unmap = mark.astype(np.int64) + zero_alloc
+        remap = zero_alloc.astype(np.int64) + (clears & s_prev)
     else:
-        unm_set = (pl.when(user_alloc & ~zero).then(None)
-                   .when(sets_user | (user_alloc & zero)).then(1).otherwise(0))
-        f = frames.with_columns(
-            sets_user.cast(pl.Int8).alias("u_after"),
-            _carry(unm_set, 0).alias("m_after"),
-        ).with_columns(_prev("u_after", 0).alias("u_prev"), _prev("m_after", 0).alias("m_prev"))
-        u_prev, m_prev = pl.col("u_prev") == 1, pl.col("m_prev") == 1
+        u_prev = _prev(f, sets_user)
+        unmapped = np.where(user_alloc & ~zero, -1, sets_user | zero_alloc).astype(np.int8)
+        m_prev = _prev(f, _carry(f, unmapped))
         refill_new = (kind == REFILL_MOVABLE) & ~m_prev
         mark = (user_alloc & ~u_prev) | refill_new
-        unmap = (user_alloc & zero).cast(pl.Int32) + refill_new.cast(pl.Int32)
-        remap = ((user_alloc & zero & m_prev)
-                 | (kind.is_in([KERNEL_ALLOC, FREE, REFILL_OTHER]) & m_prev)).cast(pl.Int32)
-    per_frame = f.select("aidx", "cpu", mark.alias("mark"), unmap.alias("unmaps"),
-                         remap.alias("remaps"))
-    # an action marks when any of its frames does: a scatter into a small bool array
-    # (cache-resident), not a group_by over 2 M frames
+        unmap = zero_alloc.astype(np.int64) + refill_new
+        remap = ((zero_alloc | (kind == KERNEL_ALLOC) | (kind == FREE)
+                   | (kind == REFILL_OTHER)) & m_prev).astype(np.int64)
+    # an action marks when any of its frames does
     marked = np.zeros(n_actions, dtype=bool)
-    hit = per_frame["mark"].to_numpy()
-    marked[per_frame["aidx"].to_numpy()[hit]] = True
-    # unmaps and remaps are only counted per CPU: summed straight from the frames
-    cpu = per_frame["cpu"].to_numpy()
-    per_cpu = {c: np.bincount(cpu, weights=per_frame[c].to_numpy(), minlength=n_cpus)
-               .astype(np.int64) for c in ("unmaps", "remaps")}
-    cpus = np.arange(len(per_cpu["unmaps"]), dtype=np.int32)  # n_cpus, or more if events say so
-    return marked, pl.DataFrame({"cpu": cpus, **per_cpu})
+    marked[f.aidx[mark]] = True
+    return marked, _per_cpu(f.cpu, n_cpus, unmap), _per_cpu(f.cpu, n_cpus, remap)
+
+
+def _per_cpu(cpu: I64, n_cpus: int, weights: I64 | BOOL | None = None) -> I64:
+    """Sum of ``weights`` (or the count) per CPU 0 .. n_cpus-1; CPUs past N_trace do not
+    replay."""
+    out = np.bincount(cpu, weights=weights, minlength=n_cpus)[:n_cpus]
+    return np.rint(out).astype(np.int64) if out.dtype.kind == "f" else out.astype(np.int64)
 
 
 def state_pass(p: Prepared, *, batch: bool, lazy: bool) -> StateResult:
     """Apply the page-state rules of one variant; return its requests and counters."""
-    frames = p.frames if batch else p.frames.filter(pl.col("kind") < REFILL_MOVABLE)
-    marks, bits = _frame_counters(frames, lazy, p.actions.height, p.cpus)
-    per_event = p.actions.with_columns(pl.Series("mark", marks))
-    if not batch:  # refills do nothing without batch
-        per_event = per_event.filter(pl.col("kind") < REFILL_MOVABLE)
-    kind = pl.col("kind")
-    pages = pl.lit(2, pl.Int64).pow(pl.col("order"))
-    allocs = per_event.filter(kind == USER_ALLOC).with_columns(
-        pl.col("mark").cast(pl.Int64).alias("alloc_requests"),
-        pl.when(pl.col("zero")).then(pages).otherwise(0).alias("kunmap_requests"),
-        pages.alias("pages"),
-    ).with_columns(
-        (pl.col("mark") & (pl.col("pages") > FLUSH_CEILING)).cast(pl.Int64).alias("full_requests"),
-        pl.lit(0, pl.Int64).alias("refill_requests"),
-    ).with_columns(
-        (pl.col("alloc_requests") - pl.col("full_requests")).mul(pl.col("pages"))
-        .add(pl.col("kunmap_requests")).alias("local_invlpg_pages"),
-    )
-    cols = ["rank", "ts", "seq", "cpu", "alloc_requests", "kunmap_requests", "refill_requests",
-            "full_requests", "local_invlpg_pages"]
-    req_parts = [allocs.select(cols)]
-    run_counts = pl.DataFrame(schema={"cpu": pl.Int32, "refill_runs": pl.UInt32})
-    if batch:
-        marked = (per_event.filter(kind.is_in([REFILL_MOVABLE, REFILL_OTHER]))
-                  .group_by("cpu", "run").agg(pl.col("mark").any()))
-        runs = p.runs.join(marked, on=["cpu", "run"], how="left")
-        run_counts = runs.group_by("cpu").agg(pl.len().alias("refill_runs"))
-        req_parts.append(runs.filter(pl.col("mark").fill_null(False)).select(
-            "rank", "ts", "seq", "cpu",
-            pl.lit(0, pl.Int64).alias("alloc_requests"),
-            pl.lit(0, pl.Int64).alias("kunmap_requests"),
-            pl.lit(1, pl.Int64).alias("refill_requests"),
-            pl.lit(1, pl.Int64).alias("full_requests"),
-            pl.lit(0, pl.Int64).alias("local_invlpg_pages"),
-        ))
-    req = pl.concat(req_parts).with_columns(
-        (pl.col("alloc_requests") + pl.col("kunmap_requests") + pl.col("refill_requests"))
-        .alias("requests"))
-    req = req.filter(pl.col("requests") > 0)
-
-    ev_counts = per_event.group_by("cpu").agg(
-        (kind == USER_ALLOC).sum().alias("user_allocs"),
-        (kind == KERNEL_ALLOC).sum().alias("kernel_allocs"),
-    ).join(bits, on="cpu", how="full", coalesce=True)
-    req_counts = req.group_by("cpu").agg(
-        pl.col(c).sum() for c in ("requests", "alloc_requests", "kunmap_requests",
-                                  "refill_requests", "full_requests", "local_invlpg_pages"))
-    cpus = pl.DataFrame({"cpu": range(p.cpus)}, schema={"cpu": pl.Int32})
-    per_cpu = (cpus.join(ev_counts, on="cpu", how="left")
-               .join(req_counts, on="cpu", how="left")
-               .join(run_counts, on="cpu", how="left")
-               .select("cpu", *[pl.col(c).fill_null(0).cast(pl.Int64) for c in PER_CPU_COUNTERS]))
-    return StateResult(requests=req.select("rank", "ts", "seq", "cpu",
-                                           pl.col("requests").alias("n")),
-                       per_cpu=per_cpu)
+    a, n = p.actions, p.cpus
+    frames = p.frames if batch else p.frames_without_refills
+    marked, unmaps, remaps = _frame_counters(frames, lazy, len(a), n)
+    # alloc and kunmap requests: on the user allocations themselves
+    ua = np.flatnonzero(a.kind == USER_ALLOC)
+    pages = np.left_shift(np.int64(1), a.order[ua])
+    alloc_req = marked[ua].astype(np.int64)
+    kunmap = np.where(a.zero[ua], pages, 0)
+    full = alloc_req & (pages > FLUSH_CEILING)
+    ucpu = a.cpu[ua]
+    counts = {
+        "alloc_requests": _per_cpu(ucpu, n, alloc_req),
+        "kunmap_requests": _per_cpu(ucpu, n, kunmap),
+        "full_requests": _per_cpu(ucpu, n, full),
+        "local_invlpg_pages": _per_cpu(ucpu, n, (alloc_req - full) * pages + kunmap),
+        "user_allocs": _per_cpu(ucpu, n),
+        "kernel_allocs": _per_cpu(a.cpu[a.kind == KERNEL_ALLOC], n),
+        "unmaps": unmaps,
+        "remaps": remaps,
+        "refill_requests": np.zeros(n, dtype=np.int64),
+        "refill_runs": np.zeros(n, dtype=np.int64),
+    }
+    per_alloc = alloc_req + kunmap
+    rows = ua[per_alloc > 0]
+    parts = [(a.rank[rows], a.ts[rows], a.seq[rows], a.cpu[rows], per_alloc[per_alloc > 0])]
+    if batch and len(p.runs):
+        # one full request per marked run, at the run's last event
+        refills = (a.kind == REFILL_MOVABLE) | (a.kind == REFILL_OTHER)
+        run_marked = np.zeros(len(p.runs), dtype=bool)
+        run_marked[a.run[refills & marked]] = True
+        r = p.runs
+        counts["refill_requests"] = _per_cpu(r.cpu[run_marked], n)
+        counts["refill_runs"] = _per_cpu(r.cpu, n)
+        counts["full_requests"] = counts["full_requests"] + counts["refill_requests"]
+        parts.append((r.rank[run_marked], r.ts[run_marked], r.seq[run_marked],
+                      r.cpu[run_marked], np.ones(int(run_marked.sum()), dtype=np.int64)))
+    counts["requests"] = (counts["alloc_requests"] + counts["kunmap_requests"]
+                          + counts["refill_requests"])
+    rank, ts, seq, cpu, req_n = (np.concatenate(col) for col in zip(*parts, strict=True))
+    by_rank = np.argsort(rank, kind="stable")
+    requests = pl.DataFrame({"rank": rank[by_rank], "ts": ts[by_rank], "seq": seq[by_rank],
+                             "cpu": cpu[by_rank].astype(np.int32), "n": req_n[by_rank]})
+    per_cpu = pl.DataFrame({"cpu": np.arange(n, dtype=np.int32),
+                            **{c: counts[c] for c in PER_CPU_COUNTERS}})
+    return StateResult(requests=requests, per_cpu=per_cpu)
