@@ -23,12 +23,16 @@ import polars as pl
 from .. import gfp
 
 I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
 U64 = npt.NDArray[np.uint64]
 I8 = npt.NDArray[np.int8]
 BOOL = npt.NDArray[np.bool_]
 
 # kind codes of page-acting events
 USER_ALLOC, KERNEL_ALLOC, FREE, REFILL_MOVABLE, REFILL_OTHER = 0, 1, 2, 3, 4
+
+#: tlb_single_page_flush_ceiling: requests of more pages are full flushes.
+FLUSH_CEILING = 33
 
 #: next_comm prefixes of kernel threads (MODEL.md section 4); exact list.
 KTHREAD_PREFIXES: tuple[str, ...] = (
@@ -45,7 +49,7 @@ class Actions:
     rank: I64
     ts: I64
     seq: I64
-    cpu: I64
+    cpu: I32
     kind: I8
     zero: BOOL  # zero-filled (meaningful for user allocations)
     pfn: U64
@@ -64,12 +68,17 @@ class Frames:
     first: BOOL  # the first row of its frame
     kind: I8  # the action's kind, zero flag and CPU, gathered once
     zero: BOOL
-    cpu: I64
+    cpu: I32
+
+    @cached_property
+    def index(self) -> I64:
+        """0 .. rows-1, shared by the forward fills of every variant."""
+        return np.arange(len(self.aidx), dtype=np.int64)
 
     def subset(self, keep: BOOL) -> Frames:
         """The rows where ``keep``, still sorted, with frame starts recomputed."""
         rows = np.flatnonzero(keep)
-        pos = np.cumsum(self.first) - 1  # frame number of each row
+        pos = np.cumsum(self.first, dtype=np.int32)  # frame number of each row, from 1
         fp = pos[rows]
         first = np.ones(len(rows), dtype=bool)
         first[1:] = fp[1:] != fp[:-1]
@@ -80,7 +89,7 @@ class Frames:
 class Runs:
     """Refill runs (MODEL.md section 3, ``batch``): run id = index; where each ends."""
 
-    cpu: I64
+    cpu: I32
     ts: I64
     seq: I64
     rank: I64  # the run's last event
@@ -90,12 +99,26 @@ class Runs:
 
 
 @dataclass
+class UserAllocs:
+    """The user allocations among the actions, with what no variant changes."""
+
+    rows: I64  # action indices
+    cpu: I32
+    pages: I64  # 2^order
+    small: BOOL  # a range request when marked (pages <= the flush ceiling)
+    kunmap: I64  # kunmap requests: pages if zero-filled, else 0
+
+
+@dataclass
 class Prepared:
     """A trace ready for the state and remote passes."""
 
+    ts: I64  # every event, in replay order (index = rank)
+    seq: I64
+    cpu: I32
     actions: Actions
     frames: Frames  # every action's frames
-    switches: pl.DataFrame  # mm switches: rank ts seq cpu
+    switches: I64  # ranks of the mm switches
     runs: Runs
     cpus: int  # N_trace
     t0: int
@@ -105,6 +128,20 @@ class Prepared:
     def frames_without_refills(self) -> Frames:
         """The frames of allocations and frees only (what a variant without batch sees)."""
         return self.frames.subset(self.frames.kind < REFILL_MOVABLE)
+
+    @cached_property
+    def user_allocs(self) -> UserAllocs:
+        a = self.actions
+        rows = np.flatnonzero(a.kind == USER_ALLOC)
+        pages = np.left_shift(np.int64(1), a.order[rows])
+        return UserAllocs(rows, a.cpu[rows], pages, pages <= FLUSH_CEILING,
+                          np.where(a.zero[rows], pages, 0))
+
+    def per_cpu(self, cpu: I32, weights: I64 | None = None) -> I64:
+        """Count (or sum of ``weights``) per CPU 0 .. N_trace-1; CPUs past N_trace do not
+        replay."""
+        out = np.bincount(cpu, weights=weights, minlength=self.cpus)[:self.cpus]
+        return np.rint(out).astype(np.int64) if out.dtype.kind == "f" else out.astype(np.int64)
 
 
 def is_mm_switch(next_pid: pl.Expr, next_comm: pl.Expr) -> pl.Expr:
@@ -153,32 +190,34 @@ def _classify(ev: pl.DataFrame) -> tuple[I8, BOOL, BOOL]:
             cls.get_column("refill").to_numpy())
 
 
-def _narrow(cpu: I64) -> npt.NDArray[np.unsignedinteger]:
-    """CPU numbers as the narrowest unsigned type: NumPy's stable sort of 16-bit keys is
-    a linear-time radix sort."""
-    small = not len(cpu) or int(cpu.max()) < 1 << 16
-    return cpu.astype(np.uint16 if small else np.uint32)
+def _narrow(cpu: I32) -> npt.NDArray[np.unsignedinteger]:
+    """CPU numbers as the narrowest unsigned type: NumPy's stable sort of 8- and 16-bit
+    keys is a linear-time radix sort (one pass per byte)."""
+    top = int(cpu.max()) if len(cpu) else 0
+    return cpu.astype(np.uint8 if top < 1 << 8 else np.uint16 if top < 1 << 16 else np.uint32)
 
 
-def _runs(refill: BOOL, cpu: I64, ts: I64, seq: I64) -> tuple[I64, Runs]:
+def _runs(refill: BOOL, cpu: I32, ts: I64, seq: I64) -> tuple[I64, Runs]:
     """Run id of each event (-1 outside runs) and the runs: maximal runs of refill
     events consecutive among their CPU's events, numbered in (CPU, rank) order."""
     n = len(refill)
     run = np.full(n, -1, dtype=np.int64)
     if not refill.any():
         empty = np.zeros(0, dtype=np.int64)
-        return run, Runs(empty, empty, empty, empty)
+        return run, Runs(np.zeros(0, dtype=np.int32), empty, empty, empty)
     by_cpu = np.argsort(_narrow(cpu), kind="stable")  # each CPU's events in replay order
-    r, c = refill[by_cpu], cpu[by_cpu]
-    same = np.zeros(n, dtype=bool)
-    same[1:] = c[1:] == c[:-1]
+    r = refill[by_cpu]
+    # a CPU's first event follows no event of its own
+    starts = np.cumsum(np.bincount(cpu))[:-1]
     after_refill = np.zeros(n, dtype=bool)  # the CPU's previous event is a refill
-    after_refill[1:] = r[:-1] & same[1:]
+    after_refill[1:] = r[:-1]
+    after_refill[starts] = False
     before_refill = np.zeros(n, dtype=bool)  # the CPU's next event is a refill
-    before_refill[:-1] = r[1:] & same[1:]
-    ids = np.cumsum(r & ~after_refill) - 1
-    run[by_cpu[r]] = ids[r]
-    last = by_cpu[r & ~before_refill].astype(np.int64)  # in run id order
+    before_refill[:-1] = r[1:]
+    before_refill[starts - 1] = False  # (index -1 when CPU 0 has no events: the last)
+    at = np.flatnonzero(r)  # the refills, by (CPU, rank)
+    run[by_cpu[at]] = np.cumsum(~after_refill[at]) - 1
+    last = by_cpu[at[~before_refill[at]]].astype(np.int64)  # in run id order
     return run, Runs(cpu[last], ts[last], seq[last], last)
 
 
@@ -186,24 +225,29 @@ def _frames(a: Actions) -> Frames:
     """Expand each action to its 2^order frames and sort by (frame, action)."""
     na = len(a)
     if na == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return Frames(empty, np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int8),
-                      np.zeros(0, dtype=bool), empty)
-    if not a.order.any():  # all order 0: one frame per action
+        return Frames(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool),
+                      np.zeros(0, dtype=np.int8), np.zeros(0, dtype=bool),
+                      np.zeros(0, dtype=np.int32))
+    multi = np.flatnonzero(a.order > 0)
+    if len(multi) == 0:  # all order 0: one frame per action
         aidx = np.arange(na, dtype=np.int64)
         frame = a.pfn
-    else:
-        pages = np.left_shift(np.int64(1), a.order)
-        aidx = np.repeat(np.arange(na, dtype=np.int64), pages)
-        start = np.cumsum(pages) - pages
-        offset = np.arange(len(aidx), dtype=np.int64) - start[aidx]
-        frame = a.pfn[aidx] + offset.astype(np.uint64)
+    else:  # expand only the (few) larger allocations
+        single = np.flatnonzero(a.order == 0)
+        pages = np.left_shift(np.int64(1), a.order[multi])
+        each = np.repeat(multi, pages)
+        offset = np.arange(len(each), dtype=np.int64) - np.repeat(np.cumsum(pages) - pages,
+                                                                   pages)
+        aidx = np.concatenate([single, each])
+        frame = np.concatenate([a.pfn[single], a.pfn[each] + offset.astype(np.uint64)])
     bits = max(na - 1, 1).bit_length()
     if int(frame.max()).bit_length() + bits <= 64:
         # one sort of a packed key (frame, action): Polars sorts it on every core
         shift = np.uint64(bits)
-        key = pl.Series((frame << shift) | aidx.astype(np.uint64)).sort().to_numpy()
-        aidx = (key & np.uint64((1 << bits) - 1)).astype(np.int64)
+        key = frame << shift
+        key |= aidx.view(np.uint64)
+        key = pl.Series(key).sort().to_numpy()
+        aidx = (key & np.uint64((1 << bits) - 1)).view(np.int64)
         frame = key >> shift
     else:
         order = pl.DataFrame({"f": frame, "a": aidx}).select(
@@ -214,12 +258,22 @@ def _frames(a: Actions) -> Frames:
     return Frames(aidx, first, a.kind[aidx], a.zero[aidx], a.cpu[aidx])
 
 
-def _switches(ev: pl.DataFrame) -> pl.DataFrame:
-    """The mm switches (rank ts seq cpu): sched_switch to a task with an address space."""
-    return (ev.with_row_index("rank")
+def _values(s: pl.Series) -> npt.NDArray[np.generic]:
+    """A numeric column's values without a copy (undefined where the column is null)."""
+    if not s.null_count():
+        return s.to_numpy()
+    arr = s.rechunk().to_arrow()  # the value buffer is shared, not copied
+    out: npt.NDArray[np.generic] = np.frombuffer(
+        arr.buffers()[1], dtype=arr.type.to_pandas_dtype(), count=len(arr) + arr.offset)
+    return out[arr.offset:]
+
+
+def _switches(ev: pl.DataFrame) -> I64:
+    """Ranks of the mm switches: sched_switch to a task with an address space."""
+    return (ev.select("event", "next_pid", "next_comm").with_row_index("rank")
             .filter(pl.col("event") == "sched_switch")
             .filter(is_mm_switch(pl.col("next_pid"), pl.col("next_comm")))
-            .select(pl.col("rank").cast(pl.Int64), "ts", "seq", "cpu"))
+            .get_column("rank").to_numpy().astype(np.int64))
 
 
 def prepare(df: pl.DataFrame, cpus: int) -> Prepared:
@@ -228,16 +282,19 @@ def prepare(df: pl.DataFrame, cpus: int) -> Prepared:
     kind, zero, refill = _classify(ev)
     ts = ev.get_column("ts").to_numpy()
     seq = ev.get_column("seq").to_numpy()
-    cpu = ev.get_column("cpu").to_numpy().astype(np.int64)
+    cpu = ev.get_column("cpu").to_numpy()
     run, runs = _runs(refill, cpu, ts, seq)
     pfn = ev.get_column("pfn")
     act = np.flatnonzero((kind >= 0) & pfn.is_not_null().to_numpy())
-    order = ev.get_column("order").fill_null(0).to_numpy()[act].astype(np.int64)
-    actions = Actions(rank=act.astype(np.int64), ts=ts[act], seq=seq[act], cpu=cpu[act],
-                      kind=kind[act], zero=zero[act],
-                      pfn=pfn.fill_null(0).to_numpy()[act].astype(np.uint64),
+    orders = ev.get_column("order")
+    order = _values(orders)[act].astype(np.int64)
+    if orders.null_count():
+        order[orders.is_null().to_numpy()[act]] = 0
+    actions = Actions(rank=act, ts=ts[act], seq=seq[act], cpu=cpu[act],
+                      kind=kind[act], zero=zero[act], pfn=_values(pfn)[act].astype(np.uint64),
                       order=np.maximum(order, 0), run=run[act])
     t0 = int(ts[0]) if len(ts) else 0
     duration = int(ts[-1]) - t0 if len(ts) else 0
-    return Prepared(actions=actions, frames=_frames(actions), switches=_switches(ev),
+    return Prepared(ts=ts, seq=seq, cpu=cpu, actions=actions, frames=_frames(actions),
+                    switches=_switches(ev),
                     runs=runs, cpus=cpus, t0=t0, duration_ns=duration)

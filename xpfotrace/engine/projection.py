@@ -47,12 +47,15 @@ class Projection:
     def shift(self, r: int) -> int:
         return (r * self.period) // self.replicas
 
+    def multiplicities(self) -> I64:
+        """Number of virtual CPUs that behave as each traced CPU."""
+        full, part = divmod(self.n, self.n_trace)
+        return full + (np.arange(self.n_trace) < part).astype(np.int64)
+
     def multiplicity(self) -> pl.DataFrame:
         """cpu -> number of virtual CPUs that behave as it."""
-        full, part = divmod(self.n, self.n_trace)
-        counts = [full + (1 if c < part else 0) for c in range(self.n_trace)]
-        return pl.DataFrame({"cpu": range(self.n_trace), "mult": counts},
-                            schema={"cpu": pl.Int32, "mult": pl.Int64})
+        return pl.DataFrame({"cpu": np.arange(self.n_trace, dtype=np.int32),
+                             "mult": self.multiplicities()})
 
 
 @dataclass
@@ -67,15 +70,14 @@ class Timeline:
     w: I64
 
     @classmethod
-    def build(cls, requests: pl.DataFrame, switches: pl.DataFrame) -> Timeline:
-        """From request rows (rank ts cpu n) and switch rows (rank ts cpu), in replay order.
+    def build(cls, rank: I64, n: I64, switches: I64, ts: I64,
+              cpu: npt.NDArray[np.int32]) -> Timeline:
+        """From the requesting events (ascending ``rank`` with ``n`` requests each) and the
+        mm switches' ranks, with ``ts`` and ``cpu`` of every event by rank.
 
-        ``rank`` is the event's position in (ts, seq) order: one integer sort key.
+        ``rank`` is the event's position in (ts, seq) order, so merging the two sorted rank
+        arrays gives replay order.
         """
-        both = pl.concat([
-            requests.select("rank", "ts", pl.col("cpu").cast(pl.Int64),
-                            pl.col("n").cast(pl.Int64).alias("w")),
-            switches.select("rank", "ts", pl.col("cpu").cast(pl.Int64),
-                            pl.lit(0, pl.Int64).alias("w")),
-        ]).sort("rank")
-        return cls(both["ts"].to_numpy(), both["cpu"].to_numpy(), both["w"].to_numpy())
+        at = np.searchsorted(rank, switches)
+        rows = np.insert(rank, at, switches)
+        return cls(ts[rows], cpu[rows].astype(np.int64), np.insert(n, at, 0).astype(np.int64))

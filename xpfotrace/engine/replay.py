@@ -68,9 +68,9 @@ def trace_facts(tr: Trace) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _scaled(sr: StateResult, proj: Projection) -> dict[str, int]:
-    tot = (sr.per_cpu.join(proj.multiplicity(), on="cpu", how="inner")
-           .select(*[(pl.col(c) * pl.col("mult")).sum() for c in PER_CPU_COUNTERS]))
-    return {c: int(tot[c][0]) for c in PER_CPU_COUNTERS}
+    """Each counter summed over the virtual CPUs: per traced CPU times its multiplicity."""
+    mult = proj.multiplicities()
+    return {c: int(sr.counts[c] @ mult) for c in PER_CPU_COUNTERS}
 
 
 def _counters(s: strat.Strategy, base: dict[str, int], n: int,
@@ -102,8 +102,11 @@ class Replayer:
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
-        self.facts, self.observed = trace_facts(trace)
-        self.prepared = prepare(trace.df, trace.info.cpus)
+        # the trace's own facts (a Polars group_by) overlap the preparation
+        with ThreadPoolExecutor(1) as pool:
+            facts = pool.submit(trace_facts, trace)
+            self.prepared = prepare(trace.df, trace.info.cpus)
+            self.facts, self.observed = facts.result()
         self._states: dict[tuple[bool, bool], StateResult] = {}
         self._timelines: dict[tuple[bool, bool], Timeline] = {}
 
@@ -119,8 +122,8 @@ class Replayer:
 
     def timeline(self, variant: tuple[bool, bool]) -> Timeline:
         if variant not in self._timelines:
-            self._timelines[variant] = Timeline.build(self.state(variant).requests,
-                                                      self.prepared.switches)
+            sr, p = self.state(variant), self.prepared
+            self._timelines[variant] = Timeline.build(sr.rank, sr.n, p.switches, p.ts, p.cpu)
         return self._timelines[variant]
 
     def requests(self, strategy: strat.Strategy) -> pl.DataFrame:
@@ -162,15 +165,23 @@ class Replayer:
         n = self.cpus if cpus is None else cpus
         proj = self.projection(n)
         chosen = strategies if strategies is not None else strat.parse(None)
-        variants = list(dict.fromkeys(s.variant for s in chosen if s.remote == "deferred"))
-        timelines = [self.timeline(v) for v in variants]  # Polars: uses every core itself
-        # the remote passes are NumPy calls that release the GIL: one thread per core
+        variants = list(dict.fromkeys(s.variant for s in chosen if s.remote != "none"))
+        remote = {s.variant for s in chosen if s.remote == "deferred"}
+
+        def chain(v: tuple[bool, bool]) -> DeferredCounters | None:
+            self.state(v)
+            return deferred_pass(self.timeline(v), proj) if v in remote else None
+
+        # each variant's state and remote passes are NumPy calls that release the GIL:
+        # one chain per core
         workers = min(len(variants), os.cpu_count() or 1)
         if workers > 1:
+            if any(not batch for batch, _ in variants):
+                _ = self.prepared.frames_without_refills  # shared: made once, not per thread
             with ThreadPoolExecutor(workers) as pool:
-                passes = list(pool.map(lambda tl: deferred_pass(tl, proj), timelines))
+                passes = list(pool.map(chain, variants))
         else:
-            passes = [deferred_pass(tl, proj) for tl in timelines]
+            passes = [chain(v) for v in variants]
         deferred = dict(zip(variants, passes, strict=True))
         out: dict[str, Counters] = {}
         for s in chosen:

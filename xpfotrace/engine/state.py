@@ -40,9 +40,6 @@ from .prepare import (
     Prepared,
 )
 
-#: tlb_single_page_flush_ceiling: requests of more pages are full flushes.
-FLUSH_CEILING = 33
-
 PER_CPU_COUNTERS: tuple[str, ...] = (
     "requests", "alloc_requests", "kunmap_requests", "refill_requests", "full_requests",
     "local_invlpg_pages", "user_allocs", "kernel_allocs", "unmaps", "remaps", "refill_runs",
@@ -53,8 +50,23 @@ PER_CPU_COUNTERS: tuple[str, ...] = (
 class StateResult:
     """Outcome of the state pass for one (batch, lazy) variant."""
 
-    requests: pl.DataFrame  # one row per requesting event, by rank: rank ts seq cpu n
-    per_cpu: pl.DataFrame  # cpu + PER_CPU_COUNTERS
+    rank: I64  # the requesting events, ascending
+    n: I64  # how many requests each makes
+    counts: dict[str, I64]  # PER_CPU_COUNTERS, per traced CPU
+    prepared: Prepared
+
+    @property
+    def per_cpu(self) -> pl.DataFrame:
+        """cpu + PER_CPU_COUNTERS, one row per traced CPU."""
+        return pl.DataFrame({"cpu": np.arange(self.prepared.cpus, dtype=np.int32),
+                             **{c: self.counts[c] for c in PER_CPU_COUNTERS}})
+
+    @property
+    def requests(self) -> pl.DataFrame:
+        """One row per requesting event, in replay order: rank ts seq cpu n."""
+        p, r = self.prepared, self.rank
+        return pl.DataFrame({"rank": r, "ts": p.ts[r], "seq": p.seq[r], "cpu": p.cpu[r],
+                             "n": self.n})
 
 
 def _prev(f: Frames, after: npt.NDArray[np.int8] | BOOL) -> BOOL:
@@ -69,14 +81,13 @@ def _carry(f: Frames, value: I8) -> BOOL:
     """``value`` (1 set, 0 clear, -1 unchanged) forward-filled within each frame from a
     clear state: the value of the last row at or before each row that set one."""
     sets = (value >= 0) | f.first
-    last = np.where(sets, np.arange(len(value), dtype=np.int64), 0)
+    last = np.where(sets, f.index, 0)
     np.maximum.accumulate(last, out=last)
     out: BOOL = value[last] == 1
     return out
 
 
-def _frame_counters(f: Frames, lazy: bool, n_actions: int,
-                    n_cpus: int) -> tuple[BOOL, I64, I64]:
+def _frame_counters(f: Frames, lazy: bool, p: Prepared) -> tuple[BOOL, I64, I64]:
     """Whether each action marks a frame; unmaps and remaps per CPU."""
     kind, zero = f.kind, f.zero
     user_alloc = kind == USER_ALLOC
@@ -87,74 +98,60 @@ def _frame_counters(f: Frames, lazy: bool, n_actions: int,
         s_prev = _prev(f, _carry(f, np.where(sets_user, 1, np.where(clears, 0, -1))
                                  .astype(np.int8)))
         mark = sets_user & ~s_prev
-        unmap = mark.astype(np.int64) + zero_alloc
-        remap = zero_alloc.astype(np.int64) + (clears & s_prev)
+        unmaps = p.per_cpu(f.cpu[mark]) + p.per_cpu(f.cpu[zero_alloc])
+        remaps = p.per_cpu(f.cpu[zero_alloc]) + p.per_cpu(f.cpu[clears & s_prev])
     else:
         u_prev = _prev(f, sets_user)
         unmapped = np.where(user_alloc & ~zero, -1, sets_user | zero_alloc).astype(np.int8)
         m_prev = _prev(f, _carry(f, unmapped))
         refill_new = (kind == REFILL_MOVABLE) & ~m_prev
         mark = (user_alloc & ~u_prev) | refill_new
-        unmap = zero_alloc.astype(np.int64) + refill_new
-        remap = ((zero_alloc | (kind == KERNEL_ALLOC) | (kind == FREE)
-                   | (kind == REFILL_OTHER)) & m_prev).astype(np.int64)
+        unmaps = p.per_cpu(f.cpu[zero_alloc | refill_new])  # disjoint
+        remaps = p.per_cpu(f.cpu[(zero_alloc | (kind == KERNEL_ALLOC) | (kind == FREE)
+                                  | (kind == REFILL_OTHER)) & m_prev])
     # an action marks when any of its frames does
-    marked = np.zeros(n_actions, dtype=bool)
+    marked = np.zeros(len(p.actions), dtype=bool)
     marked[f.aidx[mark]] = True
-    return marked, _per_cpu(f.cpu, n_cpus, unmap), _per_cpu(f.cpu, n_cpus, remap)
-
-
-def _per_cpu(cpu: I64, n_cpus: int, weights: I64 | BOOL | None = None) -> I64:
-    """Sum of ``weights`` (or the count) per CPU 0 .. n_cpus-1; CPUs past N_trace do not
-    replay."""
-    out = np.bincount(cpu, weights=weights, minlength=n_cpus)[:n_cpus]
-    return np.rint(out).astype(np.int64) if out.dtype.kind == "f" else out.astype(np.int64)
+    return marked, unmaps, remaps
 
 
 def state_pass(p: Prepared, *, batch: bool, lazy: bool) -> StateResult:
     """Apply the page-state rules of one variant; return its requests and counters."""
-    a, n = p.actions, p.cpus
+    a, ua = p.actions, p.user_allocs
     frames = p.frames if batch else p.frames_without_refills
-    marked, unmaps, remaps = _frame_counters(frames, lazy, len(a), n)
+    marked, unmaps, remaps = _frame_counters(frames, lazy, p)
     # alloc and kunmap requests: on the user allocations themselves
-    ua = np.flatnonzero(a.kind == USER_ALLOC)
-    pages = np.left_shift(np.int64(1), a.order[ua])
-    alloc_req = marked[ua].astype(np.int64)
-    kunmap = np.where(a.zero[ua], pages, 0)
-    full = alloc_req & (pages > FLUSH_CEILING)
-    ucpu = a.cpu[ua]
+    m = marked[ua.rows]
+    ranged = m & ua.small
     counts = {
-        "alloc_requests": _per_cpu(ucpu, n, alloc_req),
-        "kunmap_requests": _per_cpu(ucpu, n, kunmap),
-        "full_requests": _per_cpu(ucpu, n, full),
-        "local_invlpg_pages": _per_cpu(ucpu, n, (alloc_req - full) * pages + kunmap),
-        "user_allocs": _per_cpu(ucpu, n),
-        "kernel_allocs": _per_cpu(a.cpu[a.kind == KERNEL_ALLOC], n),
+        "alloc_requests": p.per_cpu(ua.cpu[m]),
+        "kunmap_requests": p.per_cpu(ua.cpu, ua.kunmap),
+        "full_requests": p.per_cpu(ua.cpu[m & ~ua.small]),
+        "local_invlpg_pages": (p.per_cpu(ua.cpu[ranged], ua.pages[ranged])
+                               + p.per_cpu(ua.cpu, ua.kunmap)),
+        "user_allocs": p.per_cpu(ua.cpu),
+        "kernel_allocs": p.per_cpu(a.cpu[a.kind == KERNEL_ALLOC]),
         "unmaps": unmaps,
         "remaps": remaps,
-        "refill_requests": np.zeros(n, dtype=np.int64),
-        "refill_runs": np.zeros(n, dtype=np.int64),
+        "refill_requests": np.zeros(p.cpus, dtype=np.int64),
+        "refill_runs": np.zeros(p.cpus, dtype=np.int64),
     }
-    per_alloc = alloc_req + kunmap
-    rows = ua[per_alloc > 0]
-    parts = [(a.rank[rows], a.ts[rows], a.seq[rows], a.cpu[rows], per_alloc[per_alloc > 0])]
+    n = m + ua.kunmap
+    rows = n > 0
+    rank, req_n = a.rank[ua.rows[rows]], n[rows]
     if batch and len(p.runs):
         # one full request per marked run, at the run's last event
         refills = (a.kind == REFILL_MOVABLE) | (a.kind == REFILL_OTHER)
         run_marked = np.zeros(len(p.runs), dtype=bool)
         run_marked[a.run[refills & marked]] = True
         r = p.runs
-        counts["refill_requests"] = _per_cpu(r.cpu[run_marked], n)
-        counts["refill_runs"] = _per_cpu(r.cpu, n)
+        counts["refill_requests"] = p.per_cpu(r.cpu[run_marked])
+        counts["refill_runs"] = p.per_cpu(r.cpu)
         counts["full_requests"] = counts["full_requests"] + counts["refill_requests"]
-        parts.append((r.rank[run_marked], r.ts[run_marked], r.seq[run_marked],
-                      r.cpu[run_marked], np.ones(int(run_marked.sum()), dtype=np.int64)))
+        # merge the (few) run ends into the allocations' ranks, both ascending
+        ends = np.sort(r.rank[run_marked])
+        at = np.searchsorted(rank, ends)
+        rank, req_n = np.insert(rank, at, ends), np.insert(req_n, at, 1)
     counts["requests"] = (counts["alloc_requests"] + counts["kunmap_requests"]
                           + counts["refill_requests"])
-    rank, ts, seq, cpu, req_n = (np.concatenate(col) for col in zip(*parts, strict=True))
-    by_rank = np.argsort(rank, kind="stable")
-    requests = pl.DataFrame({"rank": rank[by_rank], "ts": ts[by_rank], "seq": seq[by_rank],
-                             "cpu": cpu[by_rank].astype(np.int32), "n": req_n[by_rank]})
-    per_cpu = pl.DataFrame({"cpu": np.arange(n, dtype=np.int32),
-                            **{c: counts[c] for c in PER_CPU_COUNTERS}})
-    return StateResult(requests=requests, per_cpu=per_cpu)
+    return StateResult(rank=rank, n=req_n.astype(np.int64), counts=counts, prepared=p)
