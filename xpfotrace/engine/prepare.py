@@ -13,14 +13,17 @@ packed 64-bit key.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
 from .. import gfp
+from .percpu import CpuCounts
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
@@ -61,6 +64,19 @@ class Actions:
 
 
 @dataclass
+class FrameKinds:
+    """What each frame row's event does, as masks (shared by the variants)."""
+
+    user_alloc: BOOL
+    zero_alloc: BOOL  # zero-filled user allocation
+    refill_movable: BOOL
+    sets_user: BOOL  # user allocation or movable refill
+    clears: BOOL  # kernel allocation or other refill
+    not_first: BOOL  # not the first row of its frame
+    zero_per_cpu: I64  # zero-filled user allocation frames per CPU
+
+
+@dataclass
 class Frames:
     """One row per (action, frame), sorted by (frame, action)."""
 
@@ -69,11 +85,32 @@ class Frames:
     kind: I8  # the action's kind, zero flag and CPU, gathered once
     zero: BOOL
     cpu: I32
+    cpus: int  # N_trace
+
+    def __len__(self) -> int:
+        return len(self.aidx)
 
     @cached_property
     def index(self) -> I64:
         """0 .. rows-1, shared by the forward fills of every variant."""
-        return np.arange(len(self.aidx), dtype=np.int64)
+        return np.arange(len(self), dtype=np.int64)
+
+    @cached_property
+    def by_cpu(self) -> CpuCounts:
+        return CpuCounts(self.cpu, self.cpus)
+
+    @cached_property
+    def kinds(self) -> FrameKinds:
+        kind = self.kind
+        user_alloc = kind == USER_ALLOC
+        zero_alloc = user_alloc & self.zero
+        refill_movable = kind == REFILL_MOVABLE
+        return FrameKinds(user_alloc=user_alloc, zero_alloc=zero_alloc,
+                          refill_movable=refill_movable,
+                          sets_user=user_alloc | refill_movable,
+                          clears=(kind == KERNEL_ALLOC) | (kind == REFILL_OTHER),
+                          not_first=~self.first,
+                          zero_per_cpu=self.by_cpu.count(zero_alloc))
 
     def subset(self, keep: BOOL) -> Frames:
         """The rows where ``keep``, still sorted, with frame starts recomputed."""
@@ -82,7 +119,8 @@ class Frames:
         fp = pos[rows]
         first = np.ones(len(rows), dtype=bool)
         first[1:] = fp[1:] != fp[:-1]
-        return Frames(self.aidx[rows], first, self.kind[rows], self.zero[rows], self.cpu[rows])
+        return Frames(self.aidx[rows], first, self.kind[rows], self.zero[rows],
+                      self.cpu[rows], self.cpus)
 
 
 @dataclass
@@ -103,10 +141,11 @@ class UserAllocs:
     """The user allocations among the actions, with what no variant changes."""
 
     rows: I64  # action indices
-    cpu: I32
+    by_cpu: CpuCounts
     pages: I64  # 2^order
     small: BOOL  # a range request when marked (pages <= the flush ceiling)
     kunmap: I64  # kunmap requests: pages if zero-filled, else 0
+    kunmap_per_cpu: I64
 
 
 @dataclass
@@ -134,14 +173,14 @@ class Prepared:
         a = self.actions
         rows = np.flatnonzero(a.kind == USER_ALLOC)
         pages = np.left_shift(np.int64(1), a.order[rows])
-        return UserAllocs(rows, a.cpu[rows], pages, pages <= FLUSH_CEILING,
-                          np.where(a.zero[rows], pages, 0))
+        by_cpu = CpuCounts(a.cpu[rows], self.cpus)
+        kunmap = np.where(a.zero[rows], pages, 0)
+        return UserAllocs(rows, by_cpu, pages, pages <= FLUSH_CEILING, kunmap,
+                          by_cpu.total(kunmap))
 
-    def per_cpu(self, cpu: I32, weights: I64 | None = None) -> I64:
-        """Count (or sum of ``weights``) per CPU 0 .. N_trace-1; CPUs past N_trace do not
-        replay."""
-        out = np.bincount(cpu, weights=weights, minlength=self.cpus)[:self.cpus]
-        return np.rint(out).astype(np.int64) if out.dtype.kind == "f" else out.astype(np.int64)
+    def per_cpu(self, cpu: I32) -> I64:
+        """Rows per CPU 0 .. N_trace-1 of ``cpu`` (CPUs past N_trace do not replay)."""
+        return np.bincount(cpu, minlength=self.cpus)[:self.cpus].astype(np.int64)
 
 
 def is_mm_switch(next_pid: pl.Expr, next_comm: pl.Expr) -> pl.Expr:
@@ -190,7 +229,7 @@ def _classify(ev: pl.DataFrame) -> tuple[I8, BOOL, BOOL]:
             cls.get_column("refill").to_numpy())
 
 
-def _narrow(cpu: I32) -> npt.NDArray[np.unsignedinteger]:
+def cpu_sort_key(cpu: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.unsignedinteger[Any]]:
     """CPU numbers as the narrowest unsigned type: NumPy's stable sort of 8- and 16-bit
     keys is a linear-time radix sort (one pass per byte)."""
     top = int(cpu.max()) if len(cpu) else 0
@@ -205,7 +244,7 @@ def _runs(refill: BOOL, cpu: I32, ts: I64, seq: I64) -> tuple[I64, Runs]:
     if not refill.any():
         empty = np.zeros(0, dtype=np.int64)
         return run, Runs(np.zeros(0, dtype=np.int32), empty, empty, empty)
-    by_cpu = np.argsort(_narrow(cpu), kind="stable")  # each CPU's events in replay order
+    by_cpu = np.argsort(cpu_sort_key(cpu), kind="stable")  # each CPU's events in replay order
     r = refill[by_cpu]
     # a CPU's first event follows no event of its own
     starts = np.cumsum(np.bincount(cpu))[:-1]
@@ -221,13 +260,13 @@ def _runs(refill: BOOL, cpu: I32, ts: I64, seq: I64) -> tuple[I64, Runs]:
     return run, Runs(cpu[last], ts[last], seq[last], last)
 
 
-def _frames(a: Actions) -> Frames:
+def _frames(a: Actions, cpus: int) -> Frames:
     """Expand each action to its 2^order frames and sort by (frame, action)."""
     na = len(a)
     if na == 0:
         return Frames(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool),
                       np.zeros(0, dtype=np.int8), np.zeros(0, dtype=bool),
-                      np.zeros(0, dtype=np.int32))
+                      np.zeros(0, dtype=np.int32), cpus)
     multi = np.flatnonzero(a.order > 0)
     if len(multi) == 0:  # all order 0: one frame per action
         aidx = np.arange(na, dtype=np.int64)
@@ -255,7 +294,7 @@ def _frames(a: Actions) -> Frames:
         aidx, frame = aidx[order], frame[order]
     first = np.ones(len(frame), dtype=bool)
     first[1:] = frame[1:] != frame[:-1]
-    return Frames(aidx, first, a.kind[aidx], a.zero[aidx], a.cpu[aidx])
+    return Frames(aidx, first, a.kind[aidx], a.zero[aidx], a.cpu[aidx], cpus)
 
 
 def _values(s: pl.Series) -> npt.NDArray[np.generic]:
@@ -277,24 +316,33 @@ def _switches(ev: pl.DataFrame) -> I64:
 
 
 def prepare(df: pl.DataFrame, cpus: int) -> Prepared:
-    """Order, classify and expand the events of a trace with ``cpus`` CPUs."""
+    """Order, classify and expand the events of a trace with ``cpus`` CPUs.
+
+    The refill runs and the mm switches are found on other threads while this one
+    expands and sorts the frames (NumPy and Polars release the GIL).
+    """
     ev = _in_replay_order(df)
     kind, zero, refill = _classify(ev)
     ts = ev.get_column("ts").to_numpy()
     seq = ev.get_column("seq").to_numpy()
     cpu = ev.get_column("cpu").to_numpy()
-    run, runs = _runs(refill, cpu, ts, seq)
-    pfn = ev.get_column("pfn")
-    act = np.flatnonzero((kind >= 0) & pfn.is_not_null().to_numpy())
-    orders = ev.get_column("order")
-    order = _values(orders)[act].astype(np.int64)
-    if orders.null_count():
-        order[orders.is_null().to_numpy()[act]] = 0
-    actions = Actions(rank=act, ts=ts[act], seq=seq[act], cpu=cpu[act],
-                      kind=kind[act], zero=zero[act], pfn=_values(pfn)[act].astype(np.uint64),
-                      order=np.maximum(order, 0), run=run[act])
-    t0 = int(ts[0]) if len(ts) else 0
-    duration = int(ts[-1]) - t0 if len(ts) else 0
-    return Prepared(ts=ts, seq=seq, cpu=cpu, actions=actions, frames=_frames(actions),
-                    switches=_switches(ev),
-                    runs=runs, cpus=cpus, t0=t0, duration_ns=duration)
+    with ThreadPoolExecutor(2) as pool:
+        found_runs = pool.submit(_runs, refill, cpu, ts, seq)
+        switches = pool.submit(_switches, ev)
+        pfn = ev.get_column("pfn")
+        act = np.flatnonzero((kind >= 0) & pfn.is_not_null().to_numpy())
+        orders = ev.get_column("order")
+        order = _values(orders)[act].astype(np.int64)
+        if orders.null_count():
+            order[orders.is_null().to_numpy()[act]] = 0
+        actions = Actions(rank=act, ts=ts[act], seq=seq[act], cpu=cpu[act], kind=kind[act],
+                          zero=zero[act], pfn=_values(pfn)[act].astype(np.uint64),
+                          order=np.maximum(order, 0), run=np.zeros(0, dtype=np.int64))
+        frames = _frames(actions, cpus)
+        run, runs = found_runs.result()
+        actions.run = run[act]
+        t0 = int(ts[0]) if len(ts) else 0
+        duration = int(ts[-1]) - t0 if len(ts) else 0
+        return Prepared(ts=ts, seq=seq, cpu=cpu, actions=actions, frames=frames,
+                        switches=switches.result(), runs=runs, cpus=cpus, t0=t0,
+                        duration_ns=duration)

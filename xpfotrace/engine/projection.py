@@ -60,24 +60,24 @@ class Projection:
 
 @dataclass
 class Timeline:
-    """Requests and mm switches of one variant in replay order (arrays of equal length).
+    """Requests and mm switches of one variant, each in replay order.
 
-    ``w`` is the number of requests a row stands for; 0 marks an mm switch.
+    ``row`` is an event's rank (its position in (ts, seq) order): it orders requests
+    and switches among each other. ``w`` is the number of requests an event makes.
     """
 
-    ts: I64
+    ts: I64  # requesting events
     cpu: I64
     w: I64
+    row: I64
+    sw_ts: I64  # mm switches
+    sw_cpu: I64
+    sw_row: I64
 
     @classmethod
     def build(cls, rank: I64, n: I64, switches: I64, ts: I64,
               cpu: npt.NDArray[np.int32]) -> Timeline:
-        """From the requesting events (ascending ``rank`` with ``n`` requests each) and the
-        mm switches' ranks, with ``ts`` and ``cpu`` of every event by rank.
-
-        ``rank`` is the event's position in (ts, seq) order, so merging the two sorted rank
-        arrays gives replay order.
-        """
-        at = np.searchsorted(rank, switches)
-        rows = np.insert(rank, at, switches)
-        return cls(ts[rows], cpu[rows].astype(np.int64), np.insert(n, at, 0).astype(np.int64))
+        """From the requesting events' ranks (ascending, with ``n`` requests each), the mm
+        switches' ranks, and ``ts`` and ``cpu`` of every event by rank."""
+        return cls(ts[rank], cpu[rank].astype(np.int64), n, rank,
+                   ts[switches], cpu[switches].astype(np.int64), switches)

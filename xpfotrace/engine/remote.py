@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from .prepare import cpu_sort_key
 from .projection import I64, Projection, Timeline
 
 BOOL = npt.NDArray[np.bool_]
@@ -50,10 +51,11 @@ def nearest_rank(p: int, n: int) -> int:
     return (p * n + 99) // 100 - 1
 
 
-def _sortable(cpu: I64) -> npt.NDArray[np.unsignedinteger]:
-    """CPU numbers as the narrowest unsigned type: a stable sort of 16-bit keys is a
-    linear-time radix sort."""
-    return cpu.astype(np.uint16 if (not len(cpu) or int(cpu.max()) < 1 << 16) else np.uint32)
+def _cum0(w: I64) -> I64:
+    """Cumulative sums of ``w`` after a leading 0 (length len(w) + 1)."""
+    out = np.zeros(len(w) + 1, dtype=np.int64)
+    np.cumsum(w, out=out[1:])
+    return out
 
 
 class _Requests:
@@ -68,13 +70,13 @@ class _Requests:
         self.t, self.row, self.cpu, self.w = t, row, cpu, w
         self.q = len(t)
         self.period = period
-        self.wc: I64 = np.concatenate(([0], np.cumsum(w))).astype(np.int64)
+        self.wc: I64 = _cum0(w)
         self.total = int(self.wc[-1])
         # own requests: keys cpu*(q+1) + index, ascending, with cumulative weights
         self.stride = self.q + 1
-        by_cpu = np.argsort(_sortable(cpu), kind="stable")
+        by_cpu = np.argsort(cpu_sort_key(cpu), kind="stable")
         self.own_key: I64 = cpu[by_cpu] * self.stride + by_cpu
-        self.own_cum: I64 = np.concatenate(([0], np.cumsum(w[by_cpu]))).astype(np.int64)
+        self.own_cum: I64 = _cum0(w[by_cpu])
         cpus = np.arange(n_trace + 1, dtype=np.int64) * self.stride
         bounds = self.own_cum[np.searchsorted(self.own_key, cpus)]
         self.own_base: I64 = bounds[:-1]
@@ -166,7 +168,7 @@ class _Switches:
 
     @classmethod
     def build(cls, t: I64, cpu: I64, row: I64, period: int) -> _Switches:
-        by_cpu = np.argsort(_sortable(cpu), kind="stable")
+        by_cpu = np.argsort(cpu_sort_key(cpu), kind="stable")
         c = cpu[by_cpu]
         first = np.ones(len(c), dtype=bool)
         first[1:] = c[1:] != c[:-1]
@@ -206,27 +208,28 @@ class _Plan:
     """Everything the counts need, for one variant's timeline on N virtual CPUs."""
 
     def __init__(self, tl: Timeline, proj: Projection) -> None:
-        ts, cpu, w = tl.ts, tl.cpu, tl.w
-        if len(cpu) and int(cpu.max()) >= proj.n_trace:  # CPUs past N_trace do not replay
-            keep = cpu < proj.n_trace
-            ts, cpu, w = ts[keep], cpu[keep], w[keep]
+        ts, cpu, w, row = tl.ts, tl.cpu, tl.w, tl.row
+        sw_ts, sw_cpu, sw_row = tl.sw_ts, tl.sw_cpu, tl.sw_row
+        n_trace = proj.n_trace
+        if len(cpu) and int(cpu.max()) >= n_trace:  # CPUs past N_trace do not replay
+            keep = cpu < n_trace
+            ts, cpu, w, row = ts[keep], cpu[keep], w[keep], row[keep]
+        if len(sw_cpu) and int(sw_cpu.max()) >= n_trace:
+            keep = sw_cpu < n_trace
+            sw_ts, sw_cpu, sw_row = sw_ts[keep], sw_cpu[keep], sw_row[keep]
         d = self.period = proj.period
         k = self.k = proj.replicas
-        self.n, self.n_trace = proj.n, proj.n_trace
-        rel = ts - proj.t0
-        row = np.arange(len(ts), dtype=np.int64)
-        is_req = w > 0
-        part = self.n - (k - 1) * self.n_trace  # CPUs of the last replica
-        self.sets = [_Requests(rel[is_req], row[is_req], cpu[is_req], w[is_req], d,
-                               self.n_trace)]
-        if part < self.n_trace:
-            sub = is_req & (cpu < part)
-            self.sets.append(_Requests(rel[sub], row[sub], cpu[sub], w[sub], d, self.n_trace))
-        self.valid: BOOL = (np.arange(k)[:, None] * self.n_trace
-                            + np.arange(self.n_trace)[None, :]) < self.n  # (r, c)
+        self.n, self.n_trace = proj.n, n_trace
+        part = self.n - (k - 1) * n_trace  # CPUs of the last replica
+        self.sets = [_Requests(ts - proj.t0, row, cpu, w, d, n_trace)]
+        if part < n_trace:
+            sub = cpu < part
+            self.sets.append(_Requests(ts[sub] - proj.t0, row[sub], cpu[sub], w[sub], d,
+                                       n_trace))
+        self.valid: BOOL = (np.arange(k)[:, None] * n_trace
+                            + np.arange(n_trace)[None, :]) < self.n  # (r, c)
         self.shifts = np.array([proj.shift(r) for r in range(k)], dtype=np.int64)
-        sw = ~is_req
-        self.sw = _Switches.build(rel[sw], cpu[sw], row[sw], d)
+        self.sw = _Switches.build(sw_ts - proj.t0, sw_cpu, sw_row, d)
         self._combos()
         self._cuts()
         weights_by_cpu = self.sets[0].own_total

@@ -24,18 +24,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 import polars as pl
 
 from .prepare import (
     BOOL,
-    FREE,
     I8,
     I64,
     KERNEL_ALLOC,
     REFILL_MOVABLE,
     REFILL_OTHER,
-    USER_ALLOC,
     Frames,
     Prepared,
 )
@@ -69,11 +66,10 @@ class StateResult:
                              "n": self.n})
 
 
-def _prev(f: Frames, after: npt.NDArray[np.int8] | BOOL) -> BOOL:
+def _prev(f: Frames, after: BOOL) -> BOOL:
     """The state after the previous row of the same frame (clear at a frame's start)."""
     out = np.zeros(len(after), dtype=bool)
-    out[1:] = after[:-1] != 0
-    out[f.first] = False
+    np.logical_and(after[:-1], f.kinds.not_first[1:], out=out[1:])
     return out
 
 
@@ -87,30 +83,33 @@ def _carry(f: Frames, value: I8) -> BOOL:
     return out
 
 
-def _frame_counters(f: Frames, lazy: bool, p: Prepared) -> tuple[BOOL, I64, I64]:
+def _tristate(one: BOOL, keep: BOOL) -> I8:
+    """1 where ``one``, -1 (unchanged) where ``keep``, else 0 (``one`` and ``keep``
+    disjoint)."""
+    out: I8 = one.view(np.int8) - keep.view(np.int8)
+    return out
+
+
+def _frame_counters(f: Frames, lazy: bool, n_actions: int) -> tuple[BOOL, I64, I64]:
     """Whether each action marks a frame; unmaps and remaps per CPU."""
-    kind, zero = f.kind, f.zero
-    user_alloc = kind == USER_ALLOC
-    zero_alloc = user_alloc & zero
-    sets_user = user_alloc | (kind == REFILL_MOVABLE)
+    k, count = f.kinds, f.by_cpu.count
     if lazy:  # one bit S = user = unmapped
-        clears = (kind == KERNEL_ALLOC) | (kind == REFILL_OTHER)
-        s_prev = _prev(f, _carry(f, np.where(sets_user, 1, np.where(clears, 0, -1))
-                                 .astype(np.int8)))
-        mark = sets_user & ~s_prev
-        unmaps = p.per_cpu(f.cpu[mark]) + p.per_cpu(f.cpu[zero_alloc])
-        remaps = p.per_cpu(f.cpu[zero_alloc]) + p.per_cpu(f.cpu[clears & s_prev])
+        s_prev = _prev(f, _carry(f, _tristate(k.sets_user, ~(k.sets_user | k.clears))))
+        mark = k.sets_user & ~s_prev
+        unmaps = count(mark) + k.zero_per_cpu
+        remaps = k.zero_per_cpu + count(k.clears & s_prev)
     else:
-        u_prev = _prev(f, sets_user)
-        unmapped = np.where(user_alloc & ~zero, -1, sets_user | zero_alloc).astype(np.int8)
-        m_prev = _prev(f, _carry(f, unmapped))
-        refill_new = (kind == REFILL_MOVABLE) & ~m_prev
-        mark = (user_alloc & ~u_prev) | refill_new
-        unmaps = p.per_cpu(f.cpu[zero_alloc | refill_new])  # disjoint
-        remaps = p.per_cpu(f.cpu[(zero_alloc | (kind == KERNEL_ALLOC) | (kind == FREE)
-                                  | (kind == REFILL_OTHER)) & m_prev])
+        u_prev = _prev(f, k.sets_user)
+        # unmapped: set by a zero-filled user allocation or a movable refill, unchanged by
+        # another user allocation, cleared by everything else
+        plain_alloc = k.user_alloc & ~k.zero_alloc
+        m_prev = _prev(f, _carry(f, _tristate(k.zero_alloc | k.refill_movable, plain_alloc)))
+        refill_new = k.refill_movable & ~m_prev
+        mark = (k.user_alloc & ~u_prev) | refill_new
+        unmaps = k.zero_per_cpu + count(refill_new)
+        remaps = count(m_prev & ~plain_alloc & ~k.refill_movable)
     # an action marks when any of its frames does
-    marked = np.zeros(len(p.actions), dtype=bool)
+    marked = np.zeros(n_actions, dtype=bool)
     marked[f.aidx[mark]] = True
     return marked, unmaps, remaps
 
@@ -119,17 +118,17 @@ def state_pass(p: Prepared, *, batch: bool, lazy: bool) -> StateResult:
     """Apply the page-state rules of one variant; return its requests and counters."""
     a, ua = p.actions, p.user_allocs
     frames = p.frames if batch else p.frames_without_refills
-    marked, unmaps, remaps = _frame_counters(frames, lazy, p)
+    marked, unmaps, remaps = _frame_counters(frames, lazy, len(a))
     # alloc and kunmap requests: on the user allocations themselves
     m = marked[ua.rows]
     ranged = m & ua.small
     counts = {
-        "alloc_requests": p.per_cpu(ua.cpu[m]),
-        "kunmap_requests": p.per_cpu(ua.cpu, ua.kunmap),
-        "full_requests": p.per_cpu(ua.cpu[m & ~ua.small]),
-        "local_invlpg_pages": (p.per_cpu(ua.cpu[ranged], ua.pages[ranged])
-                               + p.per_cpu(ua.cpu, ua.kunmap)),
-        "user_allocs": p.per_cpu(ua.cpu),
+        "alloc_requests": ua.by_cpu.count(m),
+        "kunmap_requests": ua.kunmap_per_cpu,
+        "full_requests": ua.by_cpu.count(m & ~ua.small),
+        "local_invlpg_pages": ua.by_cpu.total(np.where(ranged, ua.pages, 0))
+                              + ua.kunmap_per_cpu,
+        "user_allocs": ua.by_cpu.count(np.ones(len(ua.rows), dtype=bool)),
         "kernel_allocs": p.per_cpu(a.cpu[a.kind == KERNEL_ALLOC]),
         "unmaps": unmaps,
         "remaps": remaps,

@@ -1,0 +1,45 @@
+"""Per-CPU counts of boolean row masks, the counters' last step.
+
+Every counter of MODEL.md section 5 is kept per traced CPU (the projection
+multiplies each CPU's by its multiplicity). Gathering the CPU numbers of the
+selected rows (``cpu[mask]``) and ``bincount`` costs a branchy pass per mask; on
+a trace of few CPUs, ``count_nonzero(mask & is_cpu[c])`` per CPU is an order of
+magnitude cheaper, so the rows' one-hot CPU masks are made once and shared.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+I64 = npt.NDArray[np.int64]
+BOOL = npt.NDArray[np.bool_]
+
+#: Up to this many CPUs, counts go through one-hot masks (n_cpus bytes per row).
+ONE_HOT_MAX = 16
+
+
+class CpuCounts:
+    """Counts per CPU 0 .. n_cpus-1 over one fixed set of rows; rows of CPUs past
+    n_cpus (past N_trace: they do not replay) are never counted."""
+
+    def __init__(self, cpu: npt.NDArray[np.integer], n_cpus: int) -> None:
+        self.cpu, self.n_cpus = cpu, n_cpus
+        self.one_hot = ([cpu == c for c in range(n_cpus)] if n_cpus <= ONE_HOT_MAX
+                        else None)
+
+    def count(self, mask: BOOL) -> I64:
+        """How many rows of each CPU ``mask`` selects."""
+        if self.one_hot is not None:
+            return np.array([np.count_nonzero(mask & h) for h in self.one_hot],
+                            dtype=np.int64)
+        return np.bincount(self.cpu[mask], minlength=self.n_cpus)[:self.n_cpus].astype(
+            np.int64)
+
+    def total(self, weights: I64) -> I64:
+        """The sum of ``weights`` over each CPU's rows."""
+        if self.one_hot is not None:
+            return np.array([int(np.sum(weights, where=h)) for h in self.one_hot],
+                            dtype=np.int64)
+        out = np.bincount(self.cpu, weights=weights, minlength=self.n_cpus)[:self.n_cpus]
+        return np.rint(out).astype(np.int64)
