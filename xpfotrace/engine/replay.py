@@ -11,6 +11,7 @@ import polars as pl
 
 from .. import strategies as strat
 from ..trace import Trace
+from .memory import short_lived_arrays
 from .prepare import prepare
 from .projection import Projection, Timeline
 from .remote import DeferredCounters, deferred_pass, window_cdf
@@ -103,7 +104,7 @@ class Replayer:
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
         # the trace's own facts (a Polars group_by) overlap the preparation
-        with ThreadPoolExecutor(1) as pool:
+        with short_lived_arrays(), ThreadPoolExecutor(1) as pool:
             facts = pool.submit(trace_facts, trace)
             self.prepared = prepare(trace.df, trace.info.cpus)
             self.facts, self.observed = facts.result()
@@ -162,6 +163,11 @@ class Replayer:
     def run(self, cpus: int | None = None,
             strategies: list[strat.Strategy] | None = None) -> ReplayResult:
         """Counters of each strategy (default all nine) on ``cpus`` (virtual) CPUs."""
+        with short_lived_arrays():
+            return self._run(cpus, strategies)
+
+    def _run(self, cpus: int | None,
+             strategies: list[strat.Strategy] | None) -> ReplayResult:
         n = self.cpus if cpus is None else cpus
         proj = self.projection(n)
         chosen = strategies if strategies is not None else strat.parse(None)
