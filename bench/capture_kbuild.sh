@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Capture the benchmark's real inputs (root): 10 s of `make -j2` as tracefs text, and 5 s as
-# a trace.dat (trace-cmd extract). Usage: capture_kbuild.sh KERNEL_SRC OUT_DIR
+# Capture the benchmark's real inputs (root): 10 s of `make -j2` as tracefs text, 5 s as a
+# trace.dat (trace-cmd extract) and, where perf is installed, 5 s as a perf.data
+# (perf record -a). Usage: capture_kbuild.sh KERNEL_SRC OUT_DIR
 set -euo pipefail
 ksrc=$1; out=$2; T=/sys/kernel/tracing
 [ -d $T/events ] || mount -t tracefs nodev $T
@@ -23,4 +24,12 @@ run() {  # seconds file-kind
 run 10 text
 run 5 dat
 echo "$old_kb" > $T/buffer_size_kb; echo 1 > $T/tracing_on
+if command -v perf >/dev/null; then
+  make -C "$ksrc" clean >/dev/null 2>&1
+  setsid make -C "$ksrc" -j2 >/dev/null 2>&1 & w=$!
+  sleep 5
+  perf record -q -a -m 1024 -o "$out/kbuild-5s.perf.data" $(for e in $EVENTS; do
+    echo "-e ${e/\//:}"; done) -- sleep 5 >/dev/null 2>&1 || echo "perf record failed" >&2
+  kill -- -$w 2>/dev/null || true; wait $w 2>/dev/null || true
+fi
 ls -l "$out"

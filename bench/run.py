@@ -5,11 +5,15 @@
 Inputs (reused when present in DIR, default bench/data):
   kbuild-10s.ftrace.txt   tracefs text of 10 s of `make -j2` (~2.5 M events)
   kbuild-5s.dat           trace-cmd extract of 5 s of the same workload
-  *.perf.data             any perf.data of tracepoint samples
-With --capture (root), the two kbuild files are captured first with the kernel
+  kbuild-5s.perf.data     perf record -a of 5 s of the same workload (any *.perf.data
+                          of tracepoint samples is measured)
+With --capture (root), the kbuild files are captured first with the kernel
 sources given by --kernel-src (run `make tinyconfig` there beforehand).
 
-Every measurement runs in a fresh process; peak RSS is that process's ru_maxrss.
+Every measurement runs in a fresh process (first-touch memory counts, as for a user
+running the CLI once), ``--runs`` times (default 5): the table gives the median and the
+range of the rate, and the largest peak RSS (that process's ru_maxrss). The timed part
+excludes interpreter start-up and, for replay and projection, reading the Parquet file.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -53,13 +59,23 @@ print(json.dumps({"events": n, "seconds": secs, "rss": rss}))
 """
 
 
-def child(*args: str) -> dict[str, float]:
+Run = dict[str, float]
+
+
+def child(*args: str) -> Run:
     out = subprocess.run([sys.executable, "-c", CHILD, *args], check=True,
                          capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def trace_cmd_report(dat: Path) -> dict[str, float] | None:
+def repeat(runs: int, measure: Callable[[], Run | None]) -> list[Run] | None:
+    first = measure()
+    if first is None:
+        return None
+    return [first] + [r for r in (measure() for _ in range(runs - 1)) if r is not None]
+
+
+def trace_cmd_report(dat: Path) -> Run | None:
     if not shutil.which("trace-cmd"):
         return None
     t = time.perf_counter()
@@ -81,44 +97,54 @@ def main() -> None:
     ap.add_argument("--capture", action="store_true")
     ap.add_argument("--kernel-src", type=Path)
     ap.add_argument("--cpus", type=int, default=96)
+    ap.add_argument("--runs", type=int, default=5, help="fresh processes per measurement")
     args = ap.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     if args.capture:
         if not args.kernel_src:
             sys.exit("--capture needs --kernel-src")
         capture(args.data, args.kernel_src)
-    rows: list[tuple[str, str, str, str]] = []
+    rows: list[tuple[str, ...]] = []
 
-    def add(what: str, r: dict[str, float] | None, note: str = "") -> None:
-        if r is None:
+    def add(what: str, runs: list[Run] | None, target: str = "") -> None:
+        if not runs:
             return
-        rate = r["events"] / r["seconds"] / 1e6
-        rss = f"{r['rss'] / 2**20:,.0f} MiB" if r["rss"] else "-"
-        rows.append((what, f"{r['events']:,.0f} ev, {r['seconds']:.2f} s", f"{rate:.2f} M/s",
-                     rss + (f" {note}" if note else "")))
+        events = runs[0]["events"]
+        secs = sorted(r["seconds"] for r in runs)
+        rates = sorted(events / x / 1e6 for x in secs)
+        rss = max(r["rss"] for r in runs)
+        rows.append((what, f"{events:,.0f}", f"{statistics.median(secs):.2f} s",
+                     f"{statistics.median(rates):.2f} M/s ({rates[0]:.2f} to {rates[-1]:.2f})",
+                     f"{rss / 2**20:,.0f} MiB" if rss else "-", target))
 
+    n = args.runs
     with tempfile.TemporaryDirectory() as tmp:
         text = args.data / "kbuild-10s.ftrace.txt"
         pq = Path(tmp) / "kbuild.parquet"
         if text.exists():
             mb = text.stat().st_size / 2**20
-            add(f"convert tracefs text ({mb:,.0f} MB)", child("convert", str(text), str(pq)))
+            add(f"convert tracefs text ({mb:,.0f} MB)",
+                repeat(n, lambda: child("convert", str(text), str(pq))), "3 M/s")
         dat = args.data / "kbuild-5s.dat"
         if dat.exists():
-            add("convert trace.dat", child("convert", str(dat), str(Path(tmp) / "d.parquet")))
-            add("trace-cmd report of the same trace.dat", trace_cmd_report(dat))
+            add("convert trace.dat", repeat(n, lambda: child(
+                "convert", str(dat), str(Path(tmp) / "d.parquet"))), "10 M/s")
+            add("trace-cmd report of the same trace.dat", repeat(n, lambda: trace_cmd_report(dat)))
         for perf in sorted(args.data.glob("*.perf.data")):
-            add(f"convert {perf.name}", child("convert", str(perf), str(Path(tmp) / "p.pq")))
+            add(f"convert {perf.name}", repeat(n, lambda p=perf: child(  # type: ignore[misc]
+                "convert", str(p), str(Path(tmp) / "p.pq"))), "10 M/s")
         if pq.exists():
-            add("replay, all nine strategies", child("replay", str(pq)))
+            add("replay, all nine strategies", repeat(n, lambda: child("replay", str(pq))),
+                "5 M/s")
             add(f"projection to {args.cpus} CPUs, all nine strategies",
-                child("project", str(pq), str(args.cpus)))
+                repeat(n, lambda: child("project", str(pq), str(args.cpus))), "< 10 s")
     if not rows:
         sys.exit(f"no inputs in {args.data}: see --capture")
     print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, {platform.processor() or ''} "
           f"Python {platform.python_version()}\n")
-    print("| measurement | size, time | events/s | peak RSS |")
-    print("| --- | --- | --- | --- |")
+    print(f"{n} fresh processes per row: median time; median rate (min to max)\n")
+    print("| measurement | events | time | events/s | peak RSS | target |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print("| " + " | ".join(r) + " |")
 

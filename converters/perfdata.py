@@ -49,22 +49,41 @@ I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
 
 
+#: Record types are small (kernel ones below 32, perf's own from 64 up to about 82).
+MAX_RECORD_TYPE = 127
+
+
 def _record_positions(d: U8) -> I64:
-    """Offsets of the records in the data section ``d``, by pointer jumping: every
-    8-byte word is a potential record header; the records are the words reached from
-    word 0, found by doubling the jump length (a reached set as a mask, 32-bit jumps
-    while the section allows: half the memory traffic of the gathers)."""
+    """Offsets of the records in the data section ``d``, by pointer jumping.
+
+    Records are 8-byte aligned, so every 8-byte word whose header could be a record
+    (a small nonzero type, a size that is a nonzero multiple of 8) is a *candidate*
+    that points to the candidate ``size`` bytes further on. The records are the
+    candidates reached from word 0, found by doubling the jump length (the reached
+    set as a mask). Only candidates take part: on real files they are a sixth of the
+    words, and a chain that lands on a non-candidate ends there as corrupt.
+    """
     n = len(d) // 8
     if n == 0:
         return np.zeros(0, np.int64)
+    # header words, little-endian: type in bits 0-31, size in bits 48-63
+    w = d[: n * 8].view("<u8")
+    small_type = (w & np.uint64(0xFFFFFFFF)) - np.uint64(1) < np.uint64(MAX_RECORD_TYPE)
+    size_ok = ((w >> np.uint64(48)) & np.uint64(7) == 0) & (w >> np.uint64(51) != 0)
+    cand = np.flatnonzero(small_type & size_ok)
+
+    def size(i: int) -> int:
+        return int(w[i] >> np.uint64(48))
+
+    if not len(cand) or cand[0] != 0:
+        raise BinaryFormatError(f"corrupt record header (size {size(0)})", 0)
+    c = len(cand)
     idx_t = np.int32 if n < (1 << 31) - 1 else np.int64
-    words = d[: n * 8].reshape(n, 8)
-    size = words[:, 6:8].copy().view("<u2").ravel().astype(np.int64)
-    nxt = np.arange(n, dtype=np.int64) + size // 8
-    bad = (size < 8) | (size % 8 != 0) | (nxt > n)
-    nxt[bad] = n  # the sentinel: a corrupt header ends the chain there
-    jump = np.concatenate((nxt, [n])).astype(idx_t)
-    reached = np.zeros(n + 1, dtype=bool)  # reached from word 0 in fewer than 2^k steps
+    target = cand + (w[cand] >> np.uint64(51)).astype(np.int64)  # the next record's word
+    index_of = np.full(n + 1, c, dtype=idx_t)  # candidate index of a word; c: none
+    index_of[cand] = np.arange(c, dtype=idx_t)
+    jump = np.append(index_of[np.minimum(target, n)], c).astype(idx_t)  # c: the chain's end
+    reached = np.zeros(c + 1, dtype=bool)  # reached from record 0 in fewer than 2^k steps
     reached[0] = True
     count = 1
     while True:
@@ -74,11 +93,14 @@ def _record_positions(d: U8) -> I64:
             break
         count = now
         jump = jump[jump]
-    reach = np.flatnonzero(reached[:n]).astype(np.int64)
-    last = int(reach[-1]) if len(reach) else 0
-    if int(nxt[last]) == n and (bad[last] and n > 0):
-        raise BinaryFormatError(f"corrupt record header (size {int(size[last])})", last * 8)
-    return reach * 8
+    rec = np.flatnonzero(reached[:c])
+    end = int(target[rec[-1]])  # where the last record points
+    if end < n:  # not at the end of the section, and no record header there
+        raise BinaryFormatError(f"corrupt record header (size {size(end)})", end * 8)
+    if end > n:  # the last record runs past the end of the section
+        last = int(cand[rec[-1]])
+        raise BinaryFormatError(f"corrupt record header (size {size(last)})", last * 8)
+    return cand[rec].astype(np.int64) * 8
 
 
 def _tracing_data(blob: bytes) -> _Header:
@@ -158,7 +180,10 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
         info.cpus_header = int(online)
 
     d = np.frombuffer(data, np.uint8, count=data_len, offset=data_off)
-    pos = _record_positions(d)
+    try:
+        pos = _record_positions(d)
+    except BinaryFormatError as exc:  # an offset in the data section: make it the file's
+        raise BinaryFormatError(str(exc), data_off + exc.offset) from None
     hdr_words = d[pos[:, None] + np.arange(8)]
     rtype = hdr_words[:, 0:4].copy().view("<u4").ravel()
     rsize = hdr_words[:, 6:8].copy().view("<u2").ravel().astype(np.int64)

@@ -6,6 +6,7 @@ import json
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 import zstandard
 from test_golden import assert_matches
@@ -65,3 +66,43 @@ def test_damaged_perf_data(raw: Path, tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["convert", str(cut), "-o", str(tmp_path / "o.parquet")])
     assert res.exit_code == 1 and len(res.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o.parquet").exists()
+
+
+def _walk(d: bytes) -> list[int]:
+    """The records' offsets by the plain sequential walk (the reference)."""
+    pos, out = 0, []
+    while pos + 8 <= len(d):
+        out.append(pos)
+        size = int.from_bytes(d[pos + 6:pos + 8], "little")
+        if size < 8:
+            break
+        pos += size
+    return out
+
+
+def _data_section(raw: Path) -> tuple[bytes, int, int]:
+    good = raw.read_bytes()
+    off, size = struct.unpack_from("<QQ", good, 40)
+    return good, off, size
+
+
+def test_record_walk_matches_sequential_walk(raw: Path) -> None:
+    from converters.perfdata import _record_positions
+
+    good, off, size = _data_section(raw)
+    d = good[off:off + size]
+    assert _record_positions(np.frombuffer(d, np.uint8)).tolist() == _walk(d)
+
+
+def test_corrupt_record_header_names_its_offset(raw: Path, tmp_path: Path) -> None:
+    good, off, size = _data_section(raw)
+    offsets = _walk(good[off:off + size])
+    victim = offsets[len(offsets) // 2]
+    for bad_size in (0, 12):  # too small, and not a multiple of 8
+        damaged = bytearray(good)
+        struct.pack_into("<H", damaged, off + victim + 6, bad_size)
+        path = tmp_path / f"bad{bad_size}.data"
+        path.write_bytes(bytes(damaged))
+        with pytest.raises(InputError, match=rf"\(offset {off + victim}\): corrupt record "
+                                             rf"header \(size {bad_size}\)"):
+            read_trace(str(path))
