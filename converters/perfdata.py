@@ -66,20 +66,23 @@ def _record_positions(d: U8) -> I64:
     n = len(d) // 8
     if n == 0:
         return np.zeros(0, np.int64)
-    # header words, little-endian: type in bits 0-31, size in bits 48-63
-    w = d[: n * 8].view("<u8")
-    small_type = (w & np.uint64(0xFFFFFFFF)) - np.uint64(1) < np.uint64(MAX_RECORD_TYPE)
-    size_ok = ((w >> np.uint64(48)) & np.uint64(7) == 0) & (w >> np.uint64(51) != 0)
-    cand = np.flatnonzero(small_type & size_ok)
+    # header words, little-endian: u32 type at byte 0, u16 size at byte 6 (strided views:
+    # no copy, and narrow temporaries)
+    rtype = d[: n * 8].view("<u4")[0::2]
+    sizes = d[: n * 8].view("<u2")[3::4]
+    ok = (rtype - np.uint32(1)) < np.uint32(MAX_RECORD_TYPE)  # 1 <= type <= MAX
+    ok &= (sizes & np.uint16(7)) == 0
+    ok &= sizes != 0
+    cand = np.flatnonzero(ok)
 
     def size(i: int) -> int:
-        return int(w[i] >> np.uint64(48))
+        return int(sizes[i])
 
     if not len(cand) or cand[0] != 0:
         raise BinaryFormatError(f"corrupt record header (size {size(0)})", 0)
     c = len(cand)
     idx_t = np.int32 if n < (1 << 31) - 1 else np.int64
-    target = cand + (w[cand] >> np.uint64(51)).astype(np.int64)  # the next record's word
+    target = cand + (sizes[cand] >> np.uint16(3)).astype(np.int64)  # the next record's word
     index_of = np.full(n + 1, c, dtype=idx_t)  # candidate index of a word; c: none
     index_of[cand] = np.arange(c, dtype=idx_t)
     jump = np.append(index_of[np.minimum(target, n)], c).astype(idx_t)  # c: the chain's end
