@@ -33,7 +33,7 @@ class CpuCounts:
         if self.one_hot is not None:
             return np.array([np.count_nonzero(mask & h) for h in self.one_hot],
                             dtype=np.int64)
-        return np.bincount(self.cpu[mask], minlength=self.n_cpus)[:self.n_cpus].astype(
+        return np.bincount(np.compress(mask, self.cpu), minlength=self.n_cpus)[:self.n_cpus].astype(
             np.int64)
 
     def total(self, weights: I64) -> I64:

@@ -36,6 +36,8 @@ USER_ALLOC, KERNEL_ALLOC, FREE, REFILL_MOVABLE, REFILL_OTHER = 0, 1, 2, 3, 4
 
 #: tlb_single_page_flush_ceiling: requests of more pages are full flushes.
 FLUSH_CEILING = 33
+#: Orders are clipped to this (2^62 frames: beyond any real allocation, inside int64).
+MAX_SHIFT = 62
 
 #: next_comm prefixes of kernel threads (MODEL.md section 4); exact list.
 KTHREAD_PREFIXES: tuple[str, ...] = (
@@ -50,14 +52,12 @@ class Actions:
     """Page-acting events with a pfn, in replay order (row = action index)."""
 
     rank: I64
-    ts: I64
-    seq: I64
     cpu: I32
     kind: I8
     zero: BOOL  # zero-filled (meaningful for user allocations)
     pfn: U64
-    order: I64
-    run: I64  # refill run of a refill event, else -1
+    order: I8  # clipped to 0 .. 62
+    run: I32  # refill run of a refill event, else -1
 
     def __len__(self) -> int:
         return len(self.rank)
@@ -80,7 +80,7 @@ class FrameKinds:
 class Frames:
     """One row per (action, frame), sorted by (frame, action)."""
 
-    aidx: I64  # the action
+    aidx: npt.NDArray[np.signedinteger[Any]]  # the action (int32 unless there are 2^31)
     first: BOOL  # the first row of its frame
     kind: I8  # the action's kind, zero flag and CPU, gathered once
     zero: BOOL
@@ -114,13 +114,12 @@ class Frames:
 
     def subset(self, keep: BOOL) -> Frames:
         """The rows where ``keep``, still sorted, with frame starts recomputed."""
-        rows = np.flatnonzero(keep)
-        pos = np.cumsum(self.first, dtype=np.int32)  # frame number of each row, from 1
-        fp = pos[rows]
-        first = np.ones(len(rows), dtype=bool)
+        # frame number of each kept row (from 1): a new frame starts where it changes
+        fp = np.compress(keep, np.cumsum(self.first, dtype=np.int32))
+        first = np.ones(len(fp), dtype=bool)
         first[1:] = fp[1:] != fp[:-1]
-        return Frames(self.aidx[rows], first, self.kind[rows], self.zero[rows],
-                      self.cpu[rows], self.cpus)
+        return Frames(np.compress(keep, self.aidx), first, np.compress(keep, self.kind),
+                      np.compress(keep, self.zero), np.compress(keep, self.cpu), self.cpus)
 
 
 @dataclass
@@ -236,16 +235,16 @@ def cpu_sort_key(cpu: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.unsignedin
     return cpu.astype(np.uint8 if top < 1 << 8 else np.uint16 if top < 1 << 16 else np.uint32)
 
 
-def _runs(refill: BOOL, cpu: I32, ts: I64, seq: I64) -> tuple[I64, Runs]:
-    """Run id of each event (-1 outside runs) and the runs: maximal runs of refill
-    events consecutive among their CPU's events, numbered in (CPU, rank) order."""
+def _runs(refill: BOOL, cpu: I32, ts: I64, seq: I64) -> tuple[I64, I32, Runs]:
+    """The refill events (ranks, ascending), the run of each, and the runs: maximal runs
+    of refill events consecutive among their CPU's events, numbered in (CPU, rank) order."""
     n = len(refill)
-    run = np.full(n, -1, dtype=np.int64)
     if not refill.any():
         empty = np.zeros(0, dtype=np.int64)
-        return run, Runs(np.zeros(0, dtype=np.int32), empty, empty, empty)
+        return empty, np.zeros(0, dtype=np.int32), Runs(np.zeros(0, dtype=np.int32), empty,
+                                                        empty, empty)
     by_cpu = np.argsort(cpu_sort_key(cpu), kind="stable")  # each CPU's events in replay order
-    r = refill[by_cpu]
+    r = np.take(refill, by_cpu)
     # a CPU's first event follows no event of its own
     starts = np.cumsum(np.bincount(cpu))[:-1]
     after_refill = np.zeros(n, dtype=bool)  # the CPU's previous event is a refill
@@ -255,46 +254,53 @@ def _runs(refill: BOOL, cpu: I32, ts: I64, seq: I64) -> tuple[I64, Runs]:
     before_refill[:-1] = r[1:]
     before_refill[starts - 1] = False  # (index -1 when CPU 0 has no events: the last)
     at = np.flatnonzero(r)  # the refills, by (CPU, rank)
-    run[by_cpu[at]] = np.cumsum(~after_refill[at]) - 1
-    last = by_cpu[at[~before_refill[at]]].astype(np.int64)  # in run id order
-    return run, Runs(cpu[last], ts[last], seq[last], last)
+    ranks = by_cpu[at]
+    ids = (np.cumsum(~after_refill[at]) - 1).astype(np.int32)
+    last = np.compress(~before_refill[at], ranks).astype(np.int64)  # in run id order
+    by_rank = np.argsort(ranks)
+    return ranks[by_rank].astype(np.int64), ids[by_rank], Runs(cpu[last], ts[last],
+                                                                 seq[last], last)
 
 
 def _frames(a: Actions, cpus: int) -> Frames:
     """Expand each action to its 2^order frames and sort by (frame, action)."""
     na = len(a)
     if na == 0:
-        return Frames(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool),
+        return Frames(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=bool),
                       np.zeros(0, dtype=np.int8), np.zeros(0, dtype=bool),
                       np.zeros(0, dtype=np.int32), cpus)
     multi = np.flatnonzero(a.order > 0)
-    if len(multi) == 0:  # all order 0: one frame per action
-        aidx = np.arange(na, dtype=np.int64)
-        frame = a.pfn
-    else:  # expand only the (few) larger allocations
-        single = np.flatnonzero(a.order == 0)
-        pages = np.left_shift(np.int64(1), a.order[multi])
-        each = np.repeat(multi, pages)
-        offset = np.arange(len(each), dtype=np.int64) - np.repeat(np.cumsum(pages) - pages,
-                                                                   pages)
-        aidx = np.concatenate([single, each])
-        frame = np.concatenate([a.pfn[single], a.pfn[each] + offset.astype(np.uint64)])
+    pages = np.left_shift(np.int64(1), a.order[multi])
+    top = int(a.pfn.max()) + (int(pages.max()) if len(pages) else 1)
     bits = max(na - 1, 1).bit_length()
-    if int(frame.max()).bit_length() + bits <= 64:
+    if top.bit_length() + bits <= 64 and na < 1 << 31:
         # one sort of a packed key (frame, action): Polars sorts it on every core
         shift = np.uint64(bits)
-        key = frame << shift
-        key |= aidx.view(np.uint64)
+        key = a.pfn << shift
+        key |= np.arange(na, dtype=np.uint64)
+        if len(multi):  # expand only the (few) larger allocations
+            each = np.repeat(multi, pages)
+            offset = (np.arange(len(each), dtype=np.int64)
+                      - np.repeat(np.cumsum(pages) - pages, pages)).astype(np.uint64)
+            key = np.concatenate([np.compress(a.order == 0, key),
+                                  np.take(key, each) + (offset << shift)])
         key = pl.Series(key).sort().to_numpy()
-        aidx = (key & np.uint64((1 << bits) - 1)).view(np.int64)
-        frame = key >> shift
-    else:
-        order = pl.DataFrame({"f": frame, "a": aidx}).select(
+        aidx = (key & np.uint64((1 << bits) - 1)).astype(np.int32)
+        first = np.ones(len(key), dtype=bool)
+        first[1:] = (key[1:] ^ key[:-1]) >> shift != 0  # the frame bits differ
+    else:  # no room to pack: a two-key sort
+        all_pages = np.left_shift(np.int64(1), a.order)
+        each = np.repeat(np.arange(na, dtype=np.int64), all_pages)
+        offset = np.arange(len(each), dtype=np.int64) - np.repeat(
+            np.cumsum(all_pages) - all_pages, all_pages)
+        frame = np.take(a.pfn, each) + offset.astype(np.uint64)
+        order = pl.DataFrame({"f": frame, "a": each}).select(
             pl.arg_sort_by("f", "a")).to_series().to_numpy()
-        aidx, frame = aidx[order], frame[order]
-    first = np.ones(len(frame), dtype=bool)
-    first[1:] = frame[1:] != frame[:-1]
-    return Frames(aidx, first, a.kind[aidx], a.zero[aidx], a.cpu[aidx], cpus)
+        aidx, frame = np.take(each, order), np.take(frame, order)
+        first = np.ones(len(frame), dtype=bool)
+        first[1:] = frame[1:] != frame[:-1]
+    return Frames(aidx, first, np.take(a.kind, aidx), np.take(a.zero, aidx),
+                  np.take(a.cpu, aidx), cpus)
 
 
 def _values(s: pl.Series) -> npt.NDArray[np.generic]:
@@ -330,17 +336,24 @@ def prepare(df: pl.DataFrame, cpus: int) -> Prepared:
         found_runs = pool.submit(_runs, refill, cpu, ts, seq)
         switches = pool.submit(_switches, ev)
         pfn = ev.get_column("pfn")
-        act = np.flatnonzero((kind >= 0) & pfn.is_not_null().to_numpy())
+        is_action = (kind >= 0) & pfn.is_not_null().to_numpy()
+        act = np.flatnonzero(is_action)
         orders = ev.get_column("order")
-        order = _values(orders)[act].astype(np.int64)
+        order = np.compress(is_action, _values(orders))
         if orders.null_count():
-            order[orders.is_null().to_numpy()[act]] = 0
-        actions = Actions(rank=act, ts=ts[act], seq=seq[act], cpu=cpu[act], kind=kind[act],
-                          zero=zero[act], pfn=_values(pfn)[act].astype(np.uint64),
-                          order=np.maximum(order, 0), run=np.zeros(0, dtype=np.int64))
+            order[np.compress(is_action, orders.is_null().to_numpy())] = 0
+        actions = Actions(rank=act, cpu=np.compress(is_action, cpu),
+                          kind=np.compress(is_action, kind), zero=np.compress(is_action, zero),
+                          pfn=np.compress(is_action, _values(pfn)).astype(np.uint64, copy=False),
+                          order=np.clip(order, 0, MAX_SHIFT).astype(np.int8),
+                          run=np.full(len(act), -1, dtype=np.int32))
         frames = _frames(actions, cpus)
-        run, runs = found_runs.result()
-        actions.run = run[act]
+        refill_ranks, refill_runs, runs = found_runs.result()
+        # the refill events that are actions (they have a pfn) get their runs
+        at = np.searchsorted(act, refill_ranks)
+        hit = at < len(act)
+        hit[hit] = act[at[hit]] == refill_ranks[hit]
+        actions.run[at[hit]] = refill_runs[hit]
         t0 = int(ts[0]) if len(ts) else 0
         duration = int(ts[-1]) - t0 if len(ts) else 0
         return Prepared(ts=ts, seq=seq, cpu=cpu, actions=actions, frames=frames,

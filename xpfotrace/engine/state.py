@@ -110,7 +110,7 @@ def _frame_counters(f: Frames, lazy: bool, n_actions: int) -> tuple[BOOL, I64, I
         remaps = count(m_prev & ~plain_alloc & ~k.refill_movable)
     # an action marks when any of its frames does
     marked = np.zeros(n_actions, dtype=bool)
-    marked[f.aidx[mark]] = True
+    marked[np.compress(mark, f.aidx)] = True
     return marked, unmaps, remaps
 
 
