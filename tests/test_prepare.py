@@ -1,0 +1,51 @@
+"""prepare: frame expansion and order, refill runs (SYNTHETIC actions, built here)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xpfotrace.engine.prepare import Actions, _frames, _runs
+
+
+def _actions(pfn: list[int], order: list[int], cpu: list[int] | None = None) -> Actions:
+    n = len(pfn)
+    return Actions(rank=np.arange(n, dtype=np.int64),
+                   cpu=np.array(cpu or [0] * n, dtype=np.int32),
+                   kind=(np.arange(n) % 5).astype(np.int8), zero=np.arange(n) % 2 == 0,
+                   pfn=np.array(pfn, dtype=np.uint64), order=np.array(order, dtype=np.int8),
+                   run=np.full(n, -1, dtype=np.int32))
+
+
+def _reference(pfn: list[int], order: list[int]) -> list[tuple[int, int]]:
+    rows = [(p + k, i) for i, (p, o) in enumerate(zip(pfn, order, strict=True))
+            for k in range(1 << o)]
+    return sorted(rows)
+
+
+@pytest.mark.parametrize("base", [0, 1 << 62])  # the packed-key sort, and the two-key one
+def test_frames_sorted_by_frame_then_action(base: int) -> None:
+    rng = np.random.default_rng(7)
+    pfn = [base + int(x) for x in rng.integers(0, 40, 300)]
+    order = [int(x) for x in rng.choice([0, 0, 0, 1, 2, 3], 300)]
+    f = _frames(_actions(pfn, order), 1)
+    want = _reference(pfn, order)
+    assert f.aidx.tolist() == [i for _, i in want]
+    frames = [fr for fr, _ in want]
+    assert f.first.tolist() == [k == 0 or frames[k] != frames[k - 1] for k in range(len(want))]
+    assert f.kind.tolist() == [i % 5 for _, i in want]
+
+
+def test_runs_are_consecutive_refills_of_one_cpu() -> None:
+    #            0  1  2  3  4  5  6  7
+    cpu = np.array([0, 0, 1, 0, 1, 1, 0, 0], dtype=np.int32)
+    refill = np.array([1, 1, 1, 0, 1, 1, 1, 1], dtype=bool)
+    ts = np.arange(8, dtype=np.int64) * 10
+    ranks, ids, runs = _runs(refill, cpu, ts, ts + 1)
+    assert ranks.tolist() == [0, 1, 2, 4, 5, 6, 7]
+    # CPU 0: {0, 1} then (3 breaks it) {6, 7}; CPU 1: {2, 4, 5} (no CPU-1 event between)
+    run_of = dict(zip(ranks.tolist(), ids.tolist(), strict=True))
+    assert run_of[0] == run_of[1] != run_of[6] == run_of[7]
+    assert run_of[2] == run_of[4] == run_of[5]
+    assert runs.rank.tolist() == [1, 7, 5]  # each run's last event, runs by (CPU, rank)
+    assert runs.cpu.tolist() == [0, 0, 1] and runs.ts.tolist() == [10, 70, 50]
