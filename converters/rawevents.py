@@ -11,8 +11,9 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
+from xpfotrace import schema
+
 from .eventformat import EventFormat, Field, format_flags
-from .textbase import to_arrow
 
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
@@ -64,32 +65,61 @@ def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return distinct, np.searchsorted(distinct, values)
 
 
-def _int_column(cols: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:
-    """The column ``name``, made (all null) on first use; not a setdefault, which would
-    build a full column on every call."""
-    if name not in cols:
-        cols[name] = np.full(n, np.iinfo(np.int64).min, np.int64)
-    return cols[name]
+class _Sparse:
+    """A column set on some rows only: int values with a validity mask, or strings
+    gathered from a list of distinct values (null elsewhere)."""
 
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.ints: dict[str, tuple[I64, npt.NDArray[np.bool_]]] = {}
+        self.strs: dict[str, tuple[npt.NDArray[np.int64], list[pa.Array]]] = {}
 
-def _str_column(strs: dict[str, pl.Series], name: str, n: int) -> pl.Series:
-    if name not in strs:
-        strs[name] = pl.repeat(None, n, dtype=pl.String, eager=True).alias(name)
-    return strs[name]
+    def set_int(self, name: str, rows: I64, values: I64) -> None:
+        if name not in self.ints:
+            self.ints[name] = (np.zeros(self.n, np.int64), np.zeros(self.n, bool))
+        vals, valid = self.ints[name]
+        vals[rows] = values
+        valid[rows] = True
+
+    def set_str(self, name: str, rows: I64, values: pa.Array, index: I64 | None = None) -> None:
+        """Row ``rows[i]`` gets ``values[index[i]]`` (``values[i]`` without an index)."""
+        if name not in self.strs:
+            self.strs[name] = (np.full(self.n, -1, np.int64), [])
+        idx, parts = self.strs[name]
+        base = sum(len(p) for p in parts)
+        idx[rows] = base + (np.arange(len(rows)) if index is None else index)
+        parts.append(values)
+
+    def int_array(self, name: str, typ: pa.DataType) -> pa.Array:
+        if name not in self.ints:
+            return pa.nulls(self.n, typ)
+        vals, valid = self.ints[name]
+        if pa.types.is_unsigned_integer(typ):
+            return pa.array(vals.view(np.uint64), type=typ, mask=~valid)
+        return pa.array(vals, mask=~valid).cast(typ)
+
+    def str_array(self, name: str) -> pa.Array:
+        if name not in self.strs:
+            return pa.nulls(self.n, pa.string())
+        idx, parts = self.strs[name]
+        values = pa.concat_arrays([p.cast(pa.string()) for p in parts])
+        return values.take(pa.array(idx, mask=idx < 0))
 
 
 def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, EventFormat],
            comms: dict[int, str], big_endian: bool = False) -> pa.Table:
-    """Rows in the given order (``seq`` = position) as an EVENT_SCHEMA table."""
+    """Rows in the given order (``seq`` = position) as an EVENT_SCHEMA table, built as
+    Arrow arrays directly: sparse columns carry validity masks, and string columns are
+    gathered from their few distinct values."""
     n = len(off)
     pid = np.zeros(n, np.int64)
-    cols: dict[str, np.ndarray] = {}
-    strs: dict[str, pl.Series] = {}
+    cols = _Sparse(n)
     ids, codes = _dense_codes(ev_id)
     id_names = [formats[int(i)].name if int(i) in formats else f"unknown_event_{int(i)}"
                 for i in ids]
     order = np.argsort(codes.astype(np.uint16) if len(ids) < 1 << 16 else codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(ids) + 1))
+    alloc_rows = np.zeros(0, np.int64)
     for k, eid in enumerate(ids):
         sel = order[bounds[k]:bounds[k + 1]]
         fmt = formats.get(int(eid))
@@ -101,53 +131,48 @@ def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, 
         wanted = fmt.name in _PAGE_EVENTS or fmt.name in ("sched_switch", "tlb_flush")
         if not wanted:
             continue
+        if fmt.name == "mm_page_alloc":
+            alloc_rows = np.concatenate([alloc_rows, sel])
         for src, dst in _INT_FIELDS.items():
             f = fmt.fields.get(src)
             if f is None or f.array is not None:
                 continue
-            col = _int_column(cols, dst, n)
-            col[sel] = read_int(buf, o, f, big_endian)
+            cols.set_int(dst, sel, read_int(buf, o, f, big_endian))
         for src in ("prev_comm", "next_comm"):
             f = fmt.fields.get(src)
             if f is not None:
-                col_s = _str_column(strs, src, n)
-                col_s.scatter(sel, pl.Series(read_str(buf, o, f)))  # numpy str -> String
+                cols.set_str(src, sel, pa.array(read_str(buf, o, f)))
         if fmt.name == "mm_page_alloc" and "gfp_flags" in fmt.fields:
             raw = read_int(buf, o, fmt.fields["gfp_flags"], big_endian).astype(np.uint64)
             table = fmt.flag_table("gfp_flags") or []
             uniq, inv = _dense_codes(raw)
-            text = np.array([format_flags(int(u), table) if table else f"0x{int(u):x}"
-                             for u in uniq], dtype=object)  # per distinct value, not event
-            g = _str_column(strs, "gfp_flags", n)
-            g.scatter(sel, pl.Series(text.tolist(), dtype=pl.String).gather(inv.ravel()))
+            text = [format_flags(int(u), table) if table else f"0x{int(u):x}"
+                    for u in uniq]  # per distinct value, not event
+            cols.set_str("gfp_flags", sel, pa.array(text, pa.string()), inv.ravel())
         if fmt.name == "mm_page_free_batched" and "order" not in fmt.fields:
-            col = _int_column(cols, "order", n)
-            col[sel] = 0
-
-    null = np.iinfo(np.int64).min
-    data: dict[str, pl.Series] = {
-        "ts": pl.Series(ts),
-        "cpu": pl.Series(cpu.astype(np.int32)),
-        "seq": pl.Series(np.arange(n, dtype=np.int64)),
-        "pid": pl.Series(pid.astype(np.int32)),
-        "event": pl.Series(id_names, dtype=pl.String).gather(codes.ravel()),
-    }
-    for name, col in cols.items():
-        series = pl.Series(name, col)
-        data[name] = series.set(series == null, None)
-    for name, series in strs.items():
-        data[name] = series
-    df = pl.DataFrame(data)
-    uniq_pids = df["pid"].unique().to_list()
-    comm_map = pl.DataFrame({"pid": uniq_pids,
-                             "comm": [comms.get(p, "<idle>" if p == 0 else "<...>")
-                                      for p in uniq_pids]},
-                            schema={"pid": pl.Int32, "comm": pl.String})
-    df = df.join(comm_map, on="pid", how="left", maintain_order="left")
-    if "pfn" in df.columns:
+            cols.set_int("order", sel, np.zeros(len(sel), np.int64))
+    if "pfn" in cols.ints and len(alloc_rows):
         # the kernel prints a failed allocation's pfn (-1UL) as 0
-        df = df.with_columns(
-            pl.when((pl.col("event") == "mm_page_alloc") & (pl.col("pfn") == -1))
-            .then(0).otherwise(pl.col("pfn")).cast(pl.UInt64, wrap_numerical=True)
-            .alias("pfn"))
-    return to_arrow(df)
+        vals, valid = cols.ints["pfn"]
+        failed = alloc_rows[valid[alloc_rows] & (vals[alloc_rows] == -1)]
+        vals[failed] = 0
+    uniq_pids, pid_code = _dense_codes(pid)
+    comm = pa.array([comms.get(int(p), "<idle>" if p == 0 else "<...>") for p in uniq_pids],
+                    pa.string()).take(pa.array(pid_code))
+    arrays = {
+        "ts": pa.array(ts, pa.int64()),
+        "cpu": pa.array(cpu.astype(np.int32)),
+        "seq": pa.array(np.arange(n, dtype=np.int64)),
+        "pid": pa.array(pid.astype(np.int32)),
+        "comm": comm,
+        "event": pa.array(id_names, pa.string()).take(pa.array(codes.ravel())),
+    }
+    for field in schema.EVENT_SCHEMA:
+        if field.name in arrays:
+            continue
+        if pa.types.is_string(field.type):
+            arrays[field.name] = cols.str_array(field.name)
+        else:
+            arrays[field.name] = cols.int_array(field.name, field.type)
+    return pa.Table.from_arrays([arrays[f.name] for f in schema.EVENT_SCHEMA],
+                                schema=schema.EVENT_SCHEMA)
