@@ -91,9 +91,9 @@ class Frames:
         return len(self.aidx)
 
     @cached_property
-    def index(self) -> I64:
-        """0 .. rows-1, shared by the forward fills of every variant."""
-        return np.arange(len(self), dtype=np.int64)
+    def index(self) -> npt.NDArray[np.signedinteger[Any]]:
+        """0 .. rows-1 (int32 below 2^31 rows), shared by the variants' forward fills."""
+        return np.arange(len(self), dtype=np.int32 if len(self) < 1 << 31 else np.int64)
 
     @cached_property
     def by_cpu(self) -> CpuCounts:
