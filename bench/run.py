@@ -1,6 +1,6 @@
 """Benchmark xpfotrace on real traces and print a Markdown table.
 
-    python bench/run.py [--data DIR] [--capture --kernel-src DIR]
+    python bench/run.py [--data DIR] [--runs N] [--cpus N] [--capture --kernel-src DIR]
 
 Inputs (reused when present in DIR, default bench/data):
   kbuild-10s.ftrace.txt   tracefs text of 10 s of `make -j2` (~2.5 M events)
