@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -16,13 +18,31 @@ from .traceinfo import TraceInfo
 DEFAULT_CHUNK_BYTES = 16 << 20
 ProgressFn = Callable[[int], None]
 
+#: Columns whose dictionary codes a Parquet file gives for free (few distinct values).
+CODED_COLUMNS: tuple[str, ...] = ("event", "gfp_flags")
+
+
+@dataclass(frozen=True)
+class Codes:
+    """A string column as dictionary codes: ``values[codes[i]]`` is row i (-1: null)."""
+
+    codes: npt.NDArray[np.int32]
+    values: list[str]
+
 
 @dataclass
 class Trace:
-    """Events in file order (``seq``) and what the converter learned about them."""
+    """Events in file order (``seq``) and what the converter learned about them.
+
+    ``codes`` holds, where the reader had them at no cost (a Parquet file's dictionary
+    pages), the dictionary codes of string columns, row-aligned with ``df``; the
+    engine classifies events on them instead of comparing strings. A Trace built or
+    filtered by hand simply has none.
+    """
 
     df: pl.DataFrame
     info: TraceInfo
+    codes: dict[str, Codes] = field(default_factory=dict)
 
     def common_window_start(self) -> int:
         """The latest first timestamp of any CPU: from there on every CPU has events."""
@@ -52,7 +72,15 @@ def read_parquet(path: str) -> Trace:
         missing = [c for c in ("ts", "cpu", "seq", "event") if c not in pf.schema_arrow.names]
         if missing:
             raise InputError(path, f"not an xpfotrace Parquet file (no column {missing[0]!r})")
-        df = pl.from_arrow(pf.read())
+        coded = [c for c in CODED_COLUMNS if c in pf.schema_arrow.names]
+        table = pq.ParquetFile(path, read_dictionary=coded).read()
+        codes: dict[str, Codes] = {}
+        for name in coded:
+            col = table.column(name)
+            codes[name] = _codes(col)
+            table = table.set_column(table.schema.get_field_index(name), name,
+                                     col.cast(pa.string()))
+        df = pl.from_arrow(table)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(path, f"unreadable Parquet file ({exc})") from None
     assert isinstance(df, pl.DataFrame)
@@ -63,7 +91,19 @@ def read_parquet(path: str) -> Trace:
             df = df.with_columns(pl.lit(None).alias(f.name))
     if info.cpus_header is None and df.height:
         info.max_cpu = int(df.select(pl.col("cpu").max()).item())
-    return Trace(df=df, info=info)
+    return Trace(df=df, info=info, codes=codes)
+
+
+def _codes(col: pa.ChunkedArray) -> Codes:
+    """Codes of a dictionary-encoded column (one dictionary for all its chunks)."""
+    if not pa.types.is_dictionary(col.type):
+        col = col.dictionary_encode()
+    col = col.unify_dictionaries()
+    chunks = col.chunks
+    values = chunks[0].dictionary.to_pylist() if chunks else []
+    idx = [c.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+           for c in chunks]
+    return Codes(np.concatenate(idx) if idx else np.zeros(0, np.int32), values)
 
 
 def read_trace(path: str, fmt: str | None = None, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,

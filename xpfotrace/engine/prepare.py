@@ -23,6 +23,7 @@ import numpy.typing as npt
 import polars as pl
 
 from .. import gfp
+from ..trace import Codes
 from .percpu import CpuCounts
 
 I64 = npt.NDArray[np.int64]
@@ -158,6 +159,7 @@ class Prepared:
     frames: Frames  # every action's frames
     switches: I64  # ranks of the mm switches
     runs: Runs
+    user_allocs: UserAllocs
     cpus: int  # N_trace
     t0: int
     duration_ns: int
@@ -167,19 +169,20 @@ class Prepared:
         """The frames of allocations and frees only (what a variant without batch sees)."""
         return self.frames.subset(self.frames.kind < REFILL_MOVABLE)
 
-    @cached_property
-    def user_allocs(self) -> UserAllocs:
-        a = self.actions
-        rows = np.flatnonzero(a.kind == USER_ALLOC)
-        pages = np.left_shift(np.int64(1), a.order[rows])
-        by_cpu = CpuCounts(a.cpu[rows], self.cpus)
-        kunmap = np.where(a.zero[rows], pages, 0)
-        return UserAllocs(rows, by_cpu, pages, pages <= FLUSH_CEILING, kunmap,
-                          by_cpu.total(kunmap))
 
     def per_cpu(self, cpu: I32) -> I64:
         """Rows per CPU 0 .. N_trace-1 of ``cpu`` (CPUs past N_trace do not replay)."""
         return np.bincount(cpu, minlength=self.cpus)[:self.cpus].astype(np.int64)
+
+
+def user_allocs(a: Actions, cpus: int) -> UserAllocs:
+    """The user allocations among ``a``, with what no variant changes."""
+    rows = np.flatnonzero(a.kind == USER_ALLOC)
+    pages = np.left_shift(np.int64(1), a.order[rows])
+    by_cpu = CpuCounts(a.cpu[rows], cpus)
+    kunmap = np.where(a.zero[rows], pages, 0)
+    return UserAllocs(rows, by_cpu, pages, pages <= FLUSH_CEILING, kunmap,
+                      by_cpu.total(kunmap))
 
 
 def is_mm_switch(next_pid: pl.Expr, next_comm: pl.Expr) -> pl.Expr:
@@ -190,12 +193,16 @@ def is_mm_switch(next_pid: pl.Expr, next_comm: pl.Expr) -> pl.Expr:
     return (next_pid != 0) & ~kthread.fill_null(False)
 
 
-def _in_replay_order(df: pl.DataFrame) -> pl.DataFrame:
-    """``df`` sorted by (ts, seq); most traces already are, and checking is cheap."""
-    ts, seq = pl.col("ts"), pl.col("seq")
-    step = ts.diff()
-    ordered = df.select(((step > 0) | ((step == 0) & (seq.diff() > 0))).all()).item()
-    return df if ordered else df.sort("ts", "seq")
+def _in_replay_order(df: pl.DataFrame) -> tuple[pl.DataFrame, I64 | None]:
+    """``df`` sorted by (ts, seq), and the permutation if it had to be sorted (most
+    traces are in order already, and checking is cheap)."""
+    ts, seq = df.get_column("ts").to_numpy(), df.get_column("seq").to_numpy()
+    step = np.diff(ts)
+    ties = np.flatnonzero(step == 0)
+    if (step >= 0).all() and (seq[ties + 1] > seq[ties]).all():
+        return df, None
+    order = df.select(pl.arg_sort_by("ts", "seq")).to_series().to_numpy().astype(np.int64)
+    return df[order], order
 
 
 def _gfp_sets(ev: pl.DataFrame) -> tuple[list[str], list[str]]:
@@ -203,6 +210,40 @@ def _gfp_sets(ev: pl.DataFrame) -> tuple[list[str], list[str]]:
     keys, user, zero = gfp.classify(ev.get_column("gfp_flags").unique().drop_nulls().to_list())
     return ([k for k, u in zip(keys, user, strict=True) if u and k is not None],
             [k for k, z in zip(keys, zero, strict=True) if z and k is not None])
+
+
+def _named(c: Codes, name: str) -> BOOL:
+    """Rows whose coded value is ``name``."""
+    if name not in c.values:
+        return np.zeros(len(c.codes), bool)
+    out: BOOL = c.codes == c.values.index(name)
+    return out
+
+
+def _is_one(col: pl.Series) -> BOOL:
+    """Rows where a numeric column is 1 (null: no)."""
+    out: BOOL = col.is_not_null().to_numpy() & (_values(col) == 1)
+    return out
+
+
+def _classify_coded(ev: pl.DataFrame, codes: dict[str, Codes]) -> tuple[I8, BOOL, BOOL]:
+    """``_classify`` on dictionary codes: the strings are looked at once per distinct
+    value, the rows only as small integers."""
+    event, flags = codes["event"], codes["gfp_flags"]
+    bits = [gfp.decode(v) for v in flags.values]
+    user = np.array([gfp.is_user(x) for x in bits] + [False])[flags.codes]  # -1: null
+    zero = np.array([gfp.is_zero(x) for x in bits] + [False])[flags.codes]
+    pfn = ev.get_column("pfn")
+    alloc_ok = _named(event, "mm_page_alloc") & pfn.is_not_null().to_numpy() & (
+        _values(pfn) != 0)
+    refill = _named(event, "mm_page_alloc_zone_locked") & _is_one(ev.get_column("percpu_refill"))
+    movable = _is_one(ev.get_column("migratetype"))
+    # the kinds' conditions exclude each other (one event name each)
+    kind = np.where(alloc_ok, np.where(user, USER_ALLOC, KERNEL_ALLOC),
+                    np.where(_named(event, "mm_page_free"), FREE,
+                             np.where(refill, np.where(movable, REFILL_MOVABLE, REFILL_OTHER),
+                                      -1))).astype(np.int8)
+    return kind, zero, refill
 
 
 def _classify(ev: pl.DataFrame) -> tuple[I8, BOOL, BOOL]:
@@ -313,28 +354,42 @@ def _values(s: pl.Series) -> npt.NDArray[np.generic]:
     return out[arr.offset:]
 
 
-def _switches(ev: pl.DataFrame) -> I64:
+def _switches(ev: pl.DataFrame, event: Codes | None = None) -> I64:
     """Ranks of the mm switches: sched_switch to a task with an address space."""
+    if event is not None:  # the sched_switch rows from the codes, then their next task
+        rows = np.flatnonzero(_named(event, "sched_switch"))
+        mm = ev.select("next_pid", "next_comm")[rows].select(
+            is_mm_switch(pl.col("next_pid"), pl.col("next_comm"))).to_series().to_numpy()
+        out: I64 = rows[mm].astype(np.int64)
+        return out
     return (ev.select("event", "next_pid", "next_comm").with_row_index("rank")
             .filter(pl.col("event") == "sched_switch")
             .filter(is_mm_switch(pl.col("next_pid"), pl.col("next_comm")))
             .get_column("rank").to_numpy().astype(np.int64))
 
 
-def prepare(df: pl.DataFrame, cpus: int) -> Prepared:
+def prepare(df: pl.DataFrame, cpus: int, codes: dict[str, Codes] | None = None) -> Prepared:
     """Order, classify and expand the events of a trace with ``cpus`` CPUs.
 
-    The refill runs and the mm switches are found on other threads while this one
-    expands and sorts the frames (NumPy and Polars release the GIL).
+    ``codes`` (``Trace.codes``, row-aligned with ``df``) spares the string comparisons
+    where it has the event and gfp columns. The refill runs and the mm switches are
+    found on other threads while this one expands and sorts the frames (NumPy and
+    Polars release the GIL).
     """
-    ev = _in_replay_order(df)
-    kind, zero, refill = _classify(ev)
+    ev, perm = _in_replay_order(df)
+    coded = {c: v for c, v in (codes or {}).items() if len(v.codes) == df.height}
+    if perm is not None:
+        coded = {c: Codes(np.take(v.codes, perm), v.values) for c, v in coded.items()}
+    if "event" in coded and "gfp_flags" in coded:
+        kind, zero, refill = _classify_coded(ev, coded)
+    else:
+        kind, zero, refill = _classify(ev)
     ts = ev.get_column("ts").to_numpy()
     seq = ev.get_column("seq").to_numpy()
     cpu = ev.get_column("cpu").to_numpy()
     with ThreadPoolExecutor(2) as pool:
         found_runs = pool.submit(_runs, refill, cpu, ts, seq)
-        switches = pool.submit(_switches, ev)
+        switches = pool.submit(_switches, ev, coded.get("event"))
         pfn = ev.get_column("pfn")
         is_action = (kind >= 0) & pfn.is_not_null().to_numpy()
         act = np.flatnonzero(is_action)
@@ -347,6 +402,7 @@ def prepare(df: pl.DataFrame, cpus: int) -> Prepared:
                           pfn=np.compress(is_action, _values(pfn)).astype(np.uint64, copy=False),
                           order=np.clip(order, 0, MAX_SHIFT).astype(np.int8),
                           run=np.full(len(act), -1, dtype=np.int32))
+        users = pool.submit(user_allocs, actions, cpus)
         frames = _frames(actions, cpus)
         refill_ranks, refill_runs, runs = found_runs.result()
         # the refill events that are actions (they have a pfn) get their runs
@@ -357,5 +413,5 @@ def prepare(df: pl.DataFrame, cpus: int) -> Prepared:
         t0 = int(ts[0]) if len(ts) else 0
         duration = int(ts[-1]) - t0 if len(ts) else 0
         return Prepared(ts=ts, seq=seq, cpu=cpu, actions=actions, frames=frames,
-                        switches=switches.result(), runs=runs, cpus=cpus, t0=t0,
-                        duration_ns=duration)
+                        switches=switches.result(), runs=runs, user_allocs=users.result(),
+                        cpus=cpus, t0=t0, duration_ns=duration)

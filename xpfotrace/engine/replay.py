@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from .. import strategies as strat
@@ -51,18 +52,31 @@ class ReplayResult:
 def trace_facts(tr: Trace) -> tuple[dict[str, Any], dict[str, Any]]:
     """``trace`` and ``observed`` sections: what the trace itself shows."""
     df = tr.df
-    counts = df.group_by("event").len().sort("event")
+    event = tr.codes.get("event")
+    if event is not None and len(event.codes) == df.height:  # counted on the codes
+        per_code = np.bincount(event.codes[event.codes >= 0], minlength=len(event.values))
+        event_counts = dict(sorted((v, int(n)) for v, n in zip(event.values, per_code,
+                                                               strict=True) if n))
+        reason = df.get_column("tlb_reason")
+        is_tlb = event.codes == (event.values.index("tlb_flush")
+                                 if "tlb_flush" in event.values else -2)
+        rows = np.flatnonzero(is_tlb & reason.is_not_null().to_numpy())
+        tlb = pl.DataFrame({"tlb_reason": reason.gather(rows)}).group_by("tlb_reason").len()
+    else:
+        counts = df.group_by("event").len().sort("event")
+        event_counts = dict(zip(counts["event"].to_list(), counts["len"].to_list(),
+                                strict=True))
+        tlb = (df.filter((pl.col("event") == "tlb_flush") & pl.col("tlb_reason").is_not_null())
+               .group_by("tlb_reason").len())
     first, last = df.select(pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b")).row(0)
     facts = {
         "events": df.height,
         "cpus": tr.info.cpus,
         "duration_ns": int(last) - int(first) if df.height else 0,
         "lost_events": tr.info.lost_events,
-        "event_counts": dict(zip(counts["event"].to_list(), counts["len"].to_list(),
-                                 strict=True)),
+        "event_counts": event_counts,
     }
-    tlb = (df.filter((pl.col("event") == "tlb_flush") & pl.col("tlb_reason").is_not_null())
-           .group_by("tlb_reason").len().sort("tlb_reason"))
+    tlb = tlb.sort("tlb_reason")
     observed = {"tlb_flush": {str(k): v for k, v in
                               zip(tlb["tlb_reason"].to_list(), tlb["len"].to_list(), strict=True)}}
     return facts, observed
@@ -106,7 +120,7 @@ class Replayer:
         # the trace's own facts (a Polars group_by) overlap the preparation
         with short_lived_arrays(), ThreadPoolExecutor(1) as pool:
             facts = pool.submit(trace_facts, trace)
-            self.prepared = prepare(trace.df, trace.info.cpus)
+            self.prepared = prepare(trace.df, trace.info.cpus, trace.codes)
             self.facts, self.observed = facts.result()
         self._states: dict[tuple[bool, bool], StateResult] = {}
         self._timelines: dict[tuple[bool, bool], Timeline] = {}
