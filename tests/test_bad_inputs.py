@@ -167,3 +167,16 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
     res = runner.invoke(app, ["--debug", "replay", str(tmp_path / "missing.txt")])
     assert res.exit_code == 1
     assert "Traceback" in res.stderr
+
+
+def test_parquet_with_wrong_column_types(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = tmp_path / "types.parquet"
+    pq.write_table(pa.table({"ts": pa.array([1, 2]), "cpu": pa.array([0, 0], pa.int32()),
+                             "seq": pa.array([0, 1]), "event": pa.array([1, 2])}), p)
+    res = runner.invoke(app, ["replay", str(p)])  # (convert refuses Parquet input anyway)
+    err = res.stderr.strip().splitlines()
+    assert res.exit_code == 1 and len(err) == 1, res.output
+    assert str(p) in err[0] and "column 'event' is int64, expected string" in err[0]

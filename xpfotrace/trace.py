@@ -72,6 +72,7 @@ def read_parquet(path: str) -> Trace:
         missing = [c for c in ("ts", "cpu", "seq", "event") if c not in pf.schema_arrow.names]
         if missing:
             raise InputError(path, f"not an xpfotrace Parquet file (no column {missing[0]!r})")
+        _check_types(path, pf.schema_arrow)
         coded = [c for c in CODED_COLUMNS if c in pf.schema_arrow.names]
         table = pq.ParquetFile(path, read_dictionary=coded).read()
         codes: dict[str, Codes] = {}
@@ -92,6 +93,26 @@ def read_parquet(path: str) -> Trace:
     if info.cpus_header is None and df.height:
         info.max_cpu = int(df.select(pl.col("cpu").max()).item())
     return Trace(df=df, info=info, codes=codes)
+
+
+def _kind(t: pa.DataType) -> str:
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_integer(t):
+        return "integer"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "string"
+    return str(t)
+
+
+def _check_types(path: str, found: pa.Schema) -> None:
+    """Each schema column present must hold what the schema says (integers or strings)."""
+    for want in schema.EVENT_SCHEMA:
+        if want.name in found.names:
+            got = found.field(want.name).type
+            if _kind(got) != _kind(want.type):
+                raise InputError(path, f"not an xpfotrace Parquet file (column {want.name!r} "
+                                       f"is {got}, expected {want.type})")
 
 
 def _codes(col: pa.ChunkedArray) -> Codes:
