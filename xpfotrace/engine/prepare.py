@@ -13,10 +13,10 @@ packed 64-bit key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +25,34 @@ import polars as pl
 from .. import gfp
 from ..trace import Codes
 from .percpu import CpuCounts
+
+T = TypeVar("T")
+
+
+class lazy(Generic[T]):
+    """``functools.cached_property`` without its lock: Python 3.11 holds one lock per
+    property for *all* instances, which would make the variants' threads wait for each
+    other's frame masks. Two threads may both compute a value the first time; they get
+    equal ones, and one is kept."""
+
+    def __init__(self, fn: Callable[[Any], T]) -> None:
+        self.fn, self.name, self.__doc__ = fn, fn.__name__, fn.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> lazy[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> T: ...
+
+    def __get__(self, obj: object | None, owner: type | None = None) -> T | lazy[T]:
+        if obj is None:
+            return self
+        value: T = self.fn(obj)
+        obj.__dict__[self.name] = value  # found before this descriptor from now on
+        return value
+
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
@@ -91,16 +119,16 @@ class Frames:
     def __len__(self) -> int:
         return len(self.aidx)
 
-    @cached_property
+    @lazy
     def index(self) -> npt.NDArray[np.signedinteger[Any]]:
         """0 .. rows-1 (int32 below 2^31 rows), shared by the variants' forward fills."""
         return np.arange(len(self), dtype=np.int32 if len(self) < 1 << 31 else np.int64)
 
-    @cached_property
+    @lazy
     def by_cpu(self) -> CpuCounts:
         return CpuCounts(self.cpu, self.cpus)
 
-    @cached_property
+    @lazy
     def kinds(self) -> FrameKinds:
         kind = self.kind
         user_alloc = kind == USER_ALLOC
@@ -164,7 +192,7 @@ class Prepared:
     t0: int
     duration_ns: int
 
-    @cached_property
+    @lazy
     def frames_without_refills(self) -> Frames:
         """The frames of allocations and frees only (what a variant without batch sees)."""
         return self.frames.subset(self.frames.kind < REFILL_MOVABLE)
