@@ -13,7 +13,7 @@ def test_shift_and_multiplicity() -> None:
     p = Projection(n=5, n_trace=2, t0=100, duration_ns=9)  # k = 3, D = 10
     assert (p.replicas, p.period) == (3, 10)
     assert [p.shift(r) for r in range(3)] == [0, 3, 6]
-    assert p.multiplicity()["mult"].to_list() == [3, 2]  # the last replica is partial
+    assert p.multiplicities().tolist() == [3, 2]  # the last replica is partial
 
 
 def test_fewer_cpus_than_traced_is_an_error() -> None:

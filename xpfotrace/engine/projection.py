@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 
 from ..errors import UsageError
 
@@ -51,11 +50,6 @@ class Projection:
         """Number of virtual CPUs that behave as each traced CPU."""
         full, part = divmod(self.n, self.n_trace)
         return full + (np.arange(self.n_trace) < part).astype(np.int64)
-
-    def multiplicity(self) -> pl.DataFrame:
-        """cpu -> number of virtual CPUs that behave as it."""
-        return pl.DataFrame({"cpu": np.arange(self.n_trace, dtype=np.int32),
-                             "mult": self.multiplicities()})
 
 
 @dataclass

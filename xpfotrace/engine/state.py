@@ -53,12 +53,6 @@ class StateResult:
     prepared: Prepared
 
     @property
-    def per_cpu(self) -> pl.DataFrame:
-        """cpu + PER_CPU_COUNTERS, one row per traced CPU."""
-        return pl.DataFrame({"cpu": np.arange(self.prepared.cpus, dtype=np.int32),
-                             **{c: self.counts[c] for c in PER_CPU_COUNTERS}})
-
-    @property
     def requests(self) -> pl.DataFrame:
         """One row per requesting event, in replay order: rank ts seq cpu n."""
         p, r = self.prepared, self.rank
