@@ -73,18 +73,14 @@ def read_parquet(path: str) -> Trace:
         if missing:
             raise InputError(path, f"not an xpfotrace Parquet file (no column {missing[0]!r})")
         _check_types(path, pf.schema_arrow)
+        # the frame from Polars' own reader (no Arrow-to-Polars string conversion); the
+        # coded columns once more as dictionaries, which reads only their small pages
+        df = pl.read_parquet(path)
         coded = [c for c in CODED_COLUMNS if c in pf.schema_arrow.names]
-        table = pq.ParquetFile(path, read_dictionary=coded).read()
-        codes: dict[str, Codes] = {}
-        for name in coded:
-            col = table.column(name)
-            codes[name] = _codes(col)
-            table = table.set_column(table.schema.get_field_index(name), name,
-                                     col.cast(pa.string()))
-        df = pl.from_arrow(table)
-    except (pa.ArrowInvalid, OSError) as exc:
+        dicts = pq.ParquetFile(path, read_dictionary=coded).read(columns=coded)
+        codes = {name: _codes(dicts.column(name)) for name in coded}
+    except (pa.ArrowInvalid, OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(path, f"unreadable Parquet file ({exc})") from None
-    assert isinstance(df, pl.DataFrame)
     meta = {k.decode(): v.decode() for k, v in raw.items()}
     info = TraceInfo.from_metadata(meta)
     for f in schema.EVENT_SCHEMA:
