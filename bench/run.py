@@ -75,6 +75,14 @@ def repeat(runs: int, measure: Callable[[], Run | None]) -> list[Run] | None:
     return [first] + [r for r in (measure() for _ in range(runs - 1)) if r is not None]
 
 
+def cli_replay(pq: Path, events: int) -> Run:
+    """``xpfotrace replay --json`` of a Parquet file, end to end: start-up, read, replay."""
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "xpfotrace", "replay", str(pq), "--json"],
+                   check=True, stdout=subprocess.DEVNULL)
+    return {"events": events, "seconds": time.perf_counter() - t, "rss": 0}
+
+
 def trace_cmd_report(dat: Path) -> Run | None:
     if not shutil.which("trace-cmd"):
         return None
@@ -134,8 +142,12 @@ def main() -> None:
             add(f"convert {perf.name}", repeat(n, lambda p=perf: child(  # type: ignore[misc]
                 "convert", str(p), str(Path(tmp) / "p.pq"))), "10 M/s")
         if pq.exists():
-            add("replay, all nine strategies", repeat(n, lambda: child("replay", str(pq))),
-                "5 M/s")
+            replays = repeat(n, lambda: child("replay", str(pq)))
+            add("replay, all nine strategies", replays, "5 M/s")
+            if replays:
+                events = int(replays[0]["events"])
+                add("`xpfotrace replay --json` of that Parquet file, end to end",
+                    repeat(n, lambda: cli_replay(pq, events)))
             add(f"projection to {args.cpus} CPUs, all nine strategies",
                 repeat(n, lambda: child("project", str(pq), str(args.cpus))), "< 10 s")
     if not rows:
