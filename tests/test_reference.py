@@ -56,12 +56,15 @@ def traces(draw: Any) -> tuple[list[dict[str, Any]], int, int]:
 @given(traces())
 def test_engine_matches_reference(case: tuple[list[dict[str, Any]], int, int]) -> None:
     events, n_trace, n = case
-    result = replay(make_trace(events, cpus=n_trace), cpus=n)
+    trace = make_trace(events, cpus=n_trace)
+    result = replay(trace, cpus=n)
     for s in ALL:
         want = reference_replay(events, n_trace, n, s.name)
         got = result.strategies[s.name]
         for key, value in want.items():
             assert got[key] == value, (s.name, key, got[key], value)
+    # the same trace classified on dictionary codes, as a Parquet trace is
+    assert replay(trace.with_codes(), cpus=n).to_dict() == result.to_dict()
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
