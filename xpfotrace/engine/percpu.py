@@ -19,6 +19,11 @@ BOOL = npt.NDArray[np.bool_]
 ONE_HOT_MAX = 16
 
 
+def per_cpu(cpu: npt.NDArray[np.integer], n_cpus: int) -> I64:
+    """Rows per CPU 0 .. n_cpus-1 of ``cpu`` (CPUs past N_trace do not replay)."""
+    return np.bincount(cpu, minlength=n_cpus)[:n_cpus].astype(np.int64)
+
+
 class CpuCounts:
     """Counts per CPU 0 .. n_cpus-1 over one fixed set of rows; rows of CPUs past
     n_cpus (past N_trace: they do not replay) are never counted."""
@@ -33,8 +38,13 @@ class CpuCounts:
         if self.one_hot is not None:
             return np.array([np.count_nonzero(mask & h) for h in self.one_hot],
                             dtype=np.int64)
-        return np.bincount(np.compress(mask, self.cpu), minlength=self.n_cpus)[:self.n_cpus].astype(
-            np.int64)
+        return per_cpu(np.compress(mask, self.cpu), self.n_cpus)
+
+    def rows(self) -> I64:
+        """How many rows each CPU has."""
+        if self.one_hot is not None:
+            return np.array([np.count_nonzero(h) for h in self.one_hot], dtype=np.int64)
+        return per_cpu(self.cpu, self.n_cpus)
 
     def total(self, weights: I64) -> I64:
         """The sum of ``weights`` over each CPU's rows."""

@@ -198,11 +198,6 @@ class Prepared:
         return self.frames.subset(self.frames.kind < REFILL_MOVABLE)
 
 
-    def per_cpu(self, cpu: I32) -> I64:
-        """Rows per CPU 0 .. N_trace-1 of ``cpu`` (CPUs past N_trace do not replay)."""
-        return np.bincount(cpu, minlength=self.cpus)[:self.cpus].astype(np.int64)
-
-
 def user_allocs(a: Actions, cpus: int) -> UserAllocs:
     """The user allocations among ``a``, with what no variant changes."""
     rows = np.flatnonzero(a.kind == USER_ALLOC)

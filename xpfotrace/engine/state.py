@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from .percpu import per_cpu
 from .prepare import (
     BOOL,
     I8,
@@ -122,8 +123,8 @@ def state_pass(p: Prepared, *, batch: bool, lazy: bool) -> StateResult:
         "full_requests": ua.by_cpu.count(m & ~ua.small),
         "local_invlpg_pages": ua.by_cpu.total(np.where(ranged, ua.pages, 0))
                               + ua.kunmap_per_cpu,
-        "user_allocs": ua.by_cpu.count(np.ones(len(ua.rows), dtype=bool)),
-        "kernel_allocs": p.per_cpu(a.cpu[a.kind == KERNEL_ALLOC]),
+        "user_allocs": ua.by_cpu.rows(),
+        "kernel_allocs": per_cpu(np.compress(a.kind == KERNEL_ALLOC, a.cpu), p.cpus),
         "unmaps": unmaps,
         "remaps": remaps,
         "refill_requests": np.zeros(p.cpus, dtype=np.int64),
@@ -138,8 +139,8 @@ def state_pass(p: Prepared, *, batch: bool, lazy: bool) -> StateResult:
         run_marked = np.zeros(len(p.runs), dtype=bool)
         run_marked[a.run[refills & marked]] = True
         r = p.runs
-        counts["refill_requests"] = p.per_cpu(r.cpu[run_marked])
-        counts["refill_runs"] = p.per_cpu(r.cpu)
+        counts["refill_requests"] = per_cpu(r.cpu[run_marked], p.cpus)
+        counts["refill_runs"] = per_cpu(r.cpu, p.cpus)
         counts["full_requests"] = counts["full_requests"] + counts["refill_requests"]
         # merge the (few) run ends into the allocations' ranks, both ascending
         ends = np.sort(r.rank[run_marked])
