@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar, overload
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import pyarrow as pa
 
 from .. import gfp
 from ..trace import Codes
@@ -216,16 +217,91 @@ def is_mm_switch(next_pid: pl.Expr, next_comm: pl.Expr) -> pl.Expr:
     return (next_pid != 0) & ~kthread.fill_null(False)
 
 
-def _in_replay_order(df: pl.DataFrame) -> tuple[pl.DataFrame, I64 | None]:
-    """``df`` sorted by (ts, seq), and the permutation if it had to be sorted (most
-    traces are in order already, and checking is cheap)."""
-    ts, seq = df.get_column("ts").to_numpy(), df.get_column("seq").to_numpy()
-    step = np.diff(ts)
-    ties = np.flatnonzero(step == 0)
-    if (step >= 0).all() and (seq[ties + 1] > seq[ties]).all():
-        return df, None
-    order = df.select(pl.arg_sort_by("ts", "seq")).to_series().to_numpy().astype(np.int64)
-    return df[order], order
+class _Chunk:
+    """One chunk of a numeric column: its rows ``start:stop``, its values (undefined
+    where null) and where it is not null (None: nowhere null), all views."""
+
+    def __init__(self, start: int, arr: pa.Array) -> None:
+        n = len(arr)
+        self.start, self.stop = start, start + n
+        data, bitmap = arr.buffers()[1], arr.buffers()[0]
+        self.values = np.frombuffer(data, dtype=arr.type.to_pandas_dtype(),
+                                    count=n + arr.offset)[arr.offset:]
+        self.valid: BOOL | None = None
+        if bitmap is not None and arr.null_count:
+            bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), bitorder="little")
+            self.valid = bits[arr.offset:arr.offset + n].view(np.bool_)
+
+
+class _Columns:
+    """The numeric columns ``prepare`` reads, chunk by chunk.
+
+    A Parquet file of several row groups reads as columns of several chunks; a
+    contiguous copy of each (what ``to_numpy`` makes) costs fresh memory, and the
+    page faults of fresh memory are a good part of a replay's time. Only the columns
+    needed whole (ts, seq, cpu) are made contiguous, once; the others are read
+    through views of their chunks into the (narrower) arrays prepare keeps."""
+
+    def __init__(self, df: pl.DataFrame) -> None:
+        self.df = df
+        self._whole: dict[str, npt.NDArray[Any]] = {}
+
+    def chunks(self, name: str) -> list[_Chunk]:
+        out, start = [], 0
+        for part in self.df.get_column(name).get_chunks():
+            out.append(_Chunk(start, part.to_arrow()))
+            start += len(part)
+        return out
+
+    def whole(self, name: str) -> npt.NDArray[Any]:
+        """A column without nulls as one array (a copy only if it has several chunks)."""
+        if name not in self._whole:
+            self._whole[name] = self.df.get_column(name).to_numpy()
+        return self._whole[name]
+
+    def test(self, name: str, fn: Callable[[npt.NDArray[Any]], BOOL]) -> BOOL:
+        """``fn`` of the values where the column is not null; False where it is null."""
+        out = np.empty(self.df.height, dtype=bool)
+        for c in self.chunks(name):
+            part = out[c.start:c.stop]
+            part[:] = fn(c.values)
+            if c.valid is not None:
+                part &= c.valid
+        return out
+
+    def valid(self, name: str) -> BOOL | None:
+        """Where the column is not null (None: nowhere null)."""
+        chunks = self.chunks(name)
+        if all(c.valid is None for c in chunks):
+            return None
+        out = np.ones(self.df.height, dtype=bool)
+        for c in chunks:
+            if c.valid is not None:
+                out[c.start:c.stop] = c.valid
+        return out
+
+    def compress(self, name: str, keep: BOOL, null: int) -> npt.NDArray[Any]:
+        """The values of the rows where ``keep``, ``null`` where the column is null."""
+        parts = []
+        for c in self.chunks(name):
+            k = keep[c.start:c.stop]
+            part = np.compress(k, c.values)
+            if c.valid is not None:
+                part[~np.compress(k, c.valid)] = null
+            parts.append(part)
+        return np.concatenate(parts) if len(parts) != 1 else parts[0]
+
+
+def _replay_order(ts: I64, seq: I64) -> I64 | None:
+    """The permutation that sorts events by (ts, seq), or None if they are in that order
+    already (most traces are, and checking is cheap)."""
+    ahead, behind = ts[1:], ts[:-1]
+    if (ahead >= behind).all():
+        ties = np.flatnonzero(ahead == behind)
+        if (seq[ties + 1] > seq[ties]).all():
+            return None
+    order = pl.DataFrame({"ts": ts, "seq": seq}).select(pl.arg_sort_by("ts", "seq"))
+    return order.to_series().to_numpy().astype(np.int64)
 
 
 def _gfp_sets(ev: pl.DataFrame) -> tuple[list[str], list[str]]:
@@ -243,29 +319,27 @@ def _named(c: Codes, name: str) -> BOOL:
     return out
 
 
-def _is_one(col: pl.Series) -> BOOL:
-    """Rows where a numeric column is 1 (null: no)."""
-    out: BOOL = col.is_not_null().to_numpy() & (_values(col) == 1)
+def _one(values: npt.NDArray[Any]) -> BOOL:
+    out: BOOL = values == 1
     return out
 
 
-def _classify_coded(ev: pl.DataFrame, codes: dict[str, Codes]) -> tuple[I8, BOOL, BOOL]:
+def _classify_coded(cols: _Columns, codes: dict[str, Codes]) -> tuple[I8, BOOL, BOOL]:
     """``_classify`` on dictionary codes: the strings are looked at once per distinct
     value, the rows only as small integers."""
     event, flags = codes["event"], codes["gfp_flags"]
     bits = [gfp.decode(v) for v in flags.values]
     user = np.array([gfp.is_user(x) for x in bits] + [False])[flags.codes]  # -1: null
     zero = np.array([gfp.is_zero(x) for x in bits] + [False])[flags.codes]
-    pfn = ev.get_column("pfn")
-    alloc_ok = _named(event, "mm_page_alloc") & pfn.is_not_null().to_numpy() & (
-        _values(pfn) != 0)
-    refill = _named(event, "mm_page_alloc_zone_locked") & _is_one(ev.get_column("percpu_refill"))
-    movable = _is_one(ev.get_column("migratetype"))
-    # the kinds' conditions exclude each other (one event name each)
-    kind = np.where(alloc_ok, np.where(user, USER_ALLOC, KERNEL_ALLOC),
-                    np.where(_named(event, "mm_page_free"), FREE,
-                             np.where(refill, np.where(movable, REFILL_MOVABLE, REFILL_OTHER),
-                                      -1))).astype(np.int8)
+    alloc_ok = _named(event, "mm_page_alloc") & cols.test("pfn", lambda v: v != 0)
+    refill = _named(event, "mm_page_alloc_zone_locked") & cols.test("percpu_refill", _one)
+    movable = cols.test("migratetype", _one)
+    # the kinds' conditions exclude each other (one event name each); int8 throughout
+    refills = np.where(refill, np.where(movable, np.int8(REFILL_MOVABLE),
+                                        np.int8(REFILL_OTHER)), np.int8(-1))
+    others = np.where(_named(event, "mm_page_free"), np.int8(FREE), refills)
+    kind: I8 = np.where(alloc_ok, np.where(user, np.int8(USER_ALLOC), np.int8(KERNEL_ALLOC)),
+                        others)
     return kind, zero, refill
 
 
@@ -367,16 +441,6 @@ def _frames(a: Actions, cpus: int) -> Frames:
                   np.take(a.cpu, aidx), cpus)
 
 
-def _values(s: pl.Series) -> npt.NDArray[np.generic]:
-    """A numeric column's values without a copy (undefined where the column is null)."""
-    if not s.null_count():
-        return s.to_numpy()
-    arr = s.rechunk().to_arrow()  # the value buffer is shared, not copied
-    out: npt.NDArray[np.generic] = np.frombuffer(
-        arr.buffers()[1], dtype=arr.type.to_pandas_dtype(), count=len(arr) + arr.offset)
-    return out[arr.offset:]
-
-
 def _switches(ev: pl.DataFrame, event: Codes | None = None) -> I64:
     """Ranks of the mm switches: sched_switch to a task with an address space."""
     if event is not None:  # the sched_switch rows from the codes, then their next task
@@ -399,30 +463,31 @@ def prepare(df: pl.DataFrame, cpus: int, codes: dict[str, Codes] | None = None) 
     found on other threads while this one expands and sorts the frames (NumPy and
     Polars release the GIL).
     """
-    ev, perm = _in_replay_order(df)
+    cols = _Columns(df)
     coded = {c: v for c, v in (codes or {}).items() if len(v.codes) == df.height}
+    perm = _replay_order(cols.whole("ts"), cols.whole("seq"))
+    ev = df
     if perm is not None:
+        ev = df[perm]
+        cols = _Columns(ev)
         coded = {c: Codes(np.take(v.codes, perm), v.values) for c, v in coded.items()}
     if "event" in coded and "gfp_flags" in coded:
-        kind, zero, refill = _classify_coded(ev, coded)
+        kind, zero, refill = _classify_coded(cols, coded)
     else:
         kind, zero, refill = _classify(ev)
-    ts = ev.get_column("ts").to_numpy()
-    seq = ev.get_column("seq").to_numpy()
-    cpu = ev.get_column("cpu").to_numpy()
+    ts, seq, cpu = cols.whole("ts"), cols.whole("seq"), cols.whole("cpu")
     with ThreadPoolExecutor(2) as pool:
         found_runs = pool.submit(_runs, refill, cpu, ts, seq)
         switches = pool.submit(_switches, ev, coded.get("event"))
-        pfn = ev.get_column("pfn")
-        is_action = (kind >= 0) & pfn.is_not_null().to_numpy()
+        is_action = kind >= 0
+        has_pfn = cols.valid("pfn")
+        if has_pfn is not None:
+            is_action &= has_pfn
         act = np.flatnonzero(is_action)
-        orders = ev.get_column("order")
-        order = np.compress(is_action, _values(orders))
-        if orders.null_count():
-            order[np.compress(is_action, orders.is_null().to_numpy())] = 0
+        order = cols.compress("order", is_action, 0)  # null: order 0
         actions = Actions(rank=act, cpu=np.compress(is_action, cpu),
                           kind=np.compress(is_action, kind), zero=np.compress(is_action, zero),
-                          pfn=np.compress(is_action, _values(pfn)).astype(np.uint64, copy=False),
+                          pfn=cols.compress("pfn", is_action, 0).astype(np.uint64, copy=False),
                           order=np.clip(order, 0, MAX_SHIFT).astype(np.int8),
                           run=np.full(len(act), -1, dtype=np.int32))
         users = pool.submit(user_allocs, actions, cpus)
