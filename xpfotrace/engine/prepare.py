@@ -400,6 +400,17 @@ def _runs(refill: BOOL, cpu: I32, ts: I64, seq: I64) -> tuple[I64, I32, Runs]:
                                                                  seq[last], last)
 
 
+def _packed(pfn: U64, shift: np.uint64) -> U64:
+    """``pfn << shift | index``, built in blocks (no full-size index array)."""
+    out = np.left_shift(pfn, shift)
+    block = 1 << 16
+    index = np.arange(block, dtype=np.uint64)
+    for start in range(0, len(out), block):  # a loop over blocks of 65536 rows
+        part = out[start:start + block]
+        part |= index[:len(part)] + np.uint64(start)
+    return out
+
+
 def _frames(a: Actions, cpus: int) -> Frames:
     """Expand each action to its 2^order frames and sort by (frame, action)."""
     na = len(a)
@@ -412,20 +423,28 @@ def _frames(a: Actions, cpus: int) -> Frames:
     top = int(a.pfn.max()) + (int(pages.max()) if len(pages) else 1)
     bits = max(na - 1, 1).bit_length()
     if top.bit_length() + bits <= 64 and na < 1 << 31:
-        # one sort of a packed key (frame, action): Polars sorts it on every core
+        # one sort of a packed key (frame, action): Polars sorts it on every core. The
+        # unsorted key's buffer is reused as scratch afterwards (fresh memory costs faults)
         shift = np.uint64(bits)
-        key = a.pfn << shift
-        key |= np.arange(na, dtype=np.uint64)
+        packed = _packed(a.pfn, shift)
         if len(multi):  # expand only the (few) larger allocations
+            single = a.order == 0
+            n_single = int(np.count_nonzero(single))
             each = np.repeat(multi, pages)
             offset = (np.arange(len(each), dtype=np.int64)
                       - np.repeat(np.cumsum(pages) - pages, pages)).astype(np.uint64)
-            key = np.concatenate([np.compress(a.order == 0, key),
-                                  np.take(key, each) + (offset << shift)])
-        key = pl.Series(key).sort().to_numpy()
-        aidx = (key & np.uint64((1 << bits) - 1)).astype(np.int32)
+            key = np.empty(n_single + len(each), dtype=np.uint64)
+            np.compress(single, packed, out=key[:n_single])
+            np.add(np.take(packed, each), offset << shift, out=key[n_single:])
+            del packed
+        else:
+            key = packed
+        ordered = pl.Series(key).sort().to_numpy()
+        aidx = np.bitwise_and(ordered, np.uint64((1 << bits) - 1), out=key).astype(np.int32)
         first = np.ones(len(key), dtype=bool)
-        first[1:] = (key[1:] ^ key[:-1]) >> shift != 0  # the frame bits differ
+        # a new frame where the frame bits differ: (k ^ previous k) >= 2^bits
+        diff = np.bitwise_xor(ordered[1:], ordered[:-1], out=key[1:])
+        np.greater_equal(diff, np.uint64(1 << bits), out=first[1:])
     else:  # no room to pack: a two-key sort
         all_pages = np.left_shift(np.int64(1), a.order)
         each = np.repeat(np.arange(na, dtype=np.int64), all_pages)
