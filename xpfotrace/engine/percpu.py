@@ -17,11 +17,27 @@ BOOL = npt.NDArray[np.bool_]
 
 #: Up to this many CPUs, counts go through one-hot masks (n_cpus bytes per row).
 ONE_HOT_MAX = 16
+#: Rows per block of a blocked pass: its temporaries stay in cache and are reused,
+#: where full-size ones would each be fresh memory (page faults).
+BLOCK = 1 << 16
+
+
+def bincount(values: npt.NDArray[np.integer], minlength: int = 0, offset: int = 0) -> I64:
+    """``np.bincount(values + offset, minlength=minlength)`` block by block: bincount
+    copies its input to 64-bit integers, a full-size array for a 32-bit column."""
+    out = np.zeros(minlength, dtype=np.int64)
+    for start in range(0, len(values), BLOCK):  # a loop over blocks, not rows
+        part = values[start:start + BLOCK]
+        found = np.bincount(part + offset if offset else part, minlength=minlength)
+        if len(found) > len(out):
+            out = np.concatenate([out, np.zeros(len(found) - len(out), dtype=np.int64)])
+        out[:len(found)] += found
+    return out
 
 
 def per_cpu(cpu: npt.NDArray[np.integer], n_cpus: int) -> I64:
     """Rows per CPU 0 .. n_cpus-1 of ``cpu`` (CPUs past N_trace do not replay)."""
-    return np.bincount(cpu, minlength=n_cpus)[:n_cpus].astype(np.int64)
+    return bincount(cpu, n_cpus)[:n_cpus]
 
 
 class CpuCounts:

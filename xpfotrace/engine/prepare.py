@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from .. import gfp
 from ..trace import Codes
-from .percpu import CpuCounts
+from .percpu import BLOCK, CpuCounts, bincount
 
 T = TypeVar("T")
 
@@ -292,14 +292,21 @@ class _Columns:
         return np.concatenate(parts) if len(parts) != 1 else parts[0]
 
 
+def _in_order(ts: I64, seq: I64) -> bool:
+    """Whether (ts, seq) strictly increases, checked block by block."""
+    for start in range(0, len(ts) - 1, BLOCK):  # a loop over blocks, not rows
+        t, s = ts[start:start + BLOCK + 1], seq[start:start + BLOCK + 1]
+        ahead, behind = t[1:], t[:-1]
+        if not ((ahead > behind) | ((ahead == behind) & (s[1:] > s[:-1]))).all():
+            return False
+    return True
+
+
 def _replay_order(ts: I64, seq: I64) -> I64 | None:
     """The permutation that sorts events by (ts, seq), or None if they are in that order
     already (most traces are, and checking is cheap)."""
-    ahead, behind = ts[1:], ts[:-1]
-    if (ahead >= behind).all():
-        ties = np.flatnonzero(ahead == behind)
-        if (seq[ties + 1] > seq[ties]).all():
-            return None
+    if _in_order(ts, seq):
+        return None
     order = pl.DataFrame({"ts": ts, "seq": seq}).select(pl.arg_sort_by("ts", "seq"))
     return order.to_series().to_numpy().astype(np.int64)
 
@@ -384,7 +391,7 @@ def _runs(refill: BOOL, cpu: I32, ts: I64, seq: I64) -> tuple[I64, I32, Runs]:
     by_cpu = np.argsort(cpu_sort_key(cpu), kind="stable")  # each CPU's events in replay order
     r = np.take(refill, by_cpu)
     # a CPU's first event follows no event of its own
-    starts = np.cumsum(np.bincount(cpu))[:-1]
+    starts = np.cumsum(bincount(cpu))[:-1]
     after_refill = np.zeros(n, dtype=bool)  # the CPU's previous event is a refill
     after_refill[1:] = r[:-1]
     after_refill[starts] = False

@@ -13,6 +13,7 @@ import polars as pl
 from .. import strategies as strat
 from ..trace import Trace
 from .memory import short_lived_arrays
+from .percpu import bincount
 from .prepare import prepare
 from .projection import Projection, Timeline
 from .remote import DeferredCounters, deferred_pass, window_cdf
@@ -54,20 +55,16 @@ def trace_facts(tr: Trace) -> tuple[dict[str, Any], dict[str, Any]]:
     df = tr.df
     event = tr.codes.get("event")
     if event is not None and len(event.codes) == df.height:  # counted on the codes
-        per_code = np.bincount(event.codes[event.codes >= 0], minlength=len(event.values))
+        per_code = bincount(event.codes, len(event.values) + 1, offset=1)[1:]  # -1: null
         event_counts = dict(sorted((v, int(n)) for v, n in zip(event.values, per_code,
                                                                strict=True) if n))
-        reason = df.get_column("tlb_reason")
-        is_tlb = event.codes == (event.values.index("tlb_flush")
-                                 if "tlb_flush" in event.values else -2)
-        rows = np.flatnonzero(is_tlb & reason.is_not_null().to_numpy())
-        tlb = pl.DataFrame({"tlb_reason": reason.gather(rows)}).group_by("tlb_reason").len()
     else:
         counts = df.group_by("event").len().sort("event")
         event_counts = dict(zip(counts["event"].to_list(), counts["len"].to_list(),
                                 strict=True))
-        tlb = (df.filter((pl.col("event") == "tlb_flush") & pl.col("tlb_reason").is_not_null())
-               .group_by("tlb_reason").len())
+    # few rows have a reason: those first, then their event names
+    tlb = (df.select("event", "tlb_reason").filter(pl.col("tlb_reason").is_not_null())
+           .filter(pl.col("event") == "tlb_flush").group_by("tlb_reason").len())
     first, last = df.select(pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b")).row(0)
     facts = {
         "events": df.height,
