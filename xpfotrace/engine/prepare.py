@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from .. import gfp
 from ..trace import Codes
-from .percpu import BLOCK, CpuCounts, bincount
+from .percpu import BLOCK, CpuCounts, bincount, per_cpu
 
 T = TypeVar("T")
 
@@ -170,11 +170,24 @@ class UserAllocs:
     """The user allocations among the actions, with what no variant changes."""
 
     rows: I64  # action indices
+    rank: I64  # their events' ranks
     by_cpu: CpuCounts
-    pages: I64  # 2^order
     small: BOOL  # a range request when marked (pages <= the flush ceiling)
     kunmap: I64  # kunmap requests: pages if zero-filled, else 0
     kunmap_per_cpu: I64
+    multi: I64  # the (few) rows of more than one page, as row numbers here
+    multi_cpu: I32
+    multi_extra: I64  # their pages - 1
+    kernel_per_cpu: I64  # kernel allocations per CPU (no variant changes them either)
+
+    def pages_per_cpu(self, where: BOOL) -> I64:
+        """Pages per CPU of the rows ``where`` selects: one per row, plus the extra
+        pages of the larger rows (no full-size weights)."""
+        few = np.take(where, self.multi)
+        extra = np.bincount(np.compress(few, self.multi_cpu),
+                            weights=np.compress(few, self.multi_extra),
+                            minlength=self.by_cpu.n_cpus)[:self.by_cpu.n_cpus]
+        return self.by_cpu.count(where) + np.rint(extra).astype(np.int64)
 
 
 @dataclass
@@ -202,11 +215,16 @@ class Prepared:
 def user_allocs(a: Actions, cpus: int) -> UserAllocs:
     """The user allocations among ``a``, with what no variant changes."""
     rows = np.flatnonzero(a.kind == USER_ALLOC)
-    pages = np.left_shift(np.int64(1), a.order[rows])
-    by_cpu = CpuCounts(a.cpu[rows], cpus)
-    kunmap = np.where(a.zero[rows], pages, 0)
-    return UserAllocs(rows, by_cpu, pages, pages <= FLUSH_CEILING, kunmap,
-                      by_cpu.total(kunmap))
+    cpu = np.take(a.cpu, rows)
+    pages = np.left_shift(np.int64(1), np.take(a.order, rows))
+    by_cpu = CpuCounts(cpu, cpus)
+    kunmap = np.where(np.take(a.zero, rows), pages, 0)
+    multi = np.flatnonzero(pages > 1)
+    return UserAllocs(rows=rows, rank=np.take(a.rank, rows), by_cpu=by_cpu,
+                      small=pages <= FLUSH_CEILING, kunmap=kunmap,
+                      kunmap_per_cpu=by_cpu.total(kunmap), multi=multi,
+                      multi_cpu=np.take(cpu, multi), multi_extra=np.take(pages, multi) - 1,
+                      kernel_per_cpu=per_cpu(np.compress(a.kind == KERNEL_ALLOC, a.cpu), cpus))
 
 
 def is_mm_switch(next_pid: pl.Expr, next_comm: pl.Expr) -> pl.Expr:

@@ -31,7 +31,6 @@ from .prepare import (
     BOOL,
     I8,
     I64,
-    KERNEL_ALLOC,
     REFILL_MOVABLE,
     REFILL_OTHER,
     Frames,
@@ -121,10 +120,9 @@ def state_pass(p: Prepared, *, batch: bool, lazy: bool) -> StateResult:
         "alloc_requests": ua.by_cpu.count(m),
         "kunmap_requests": ua.kunmap_per_cpu,
         "full_requests": ua.by_cpu.count(m & ~ua.small),
-        "local_invlpg_pages": ua.by_cpu.total(np.where(ranged, ua.pages, 0))
-                              + ua.kunmap_per_cpu,
+        "local_invlpg_pages": ua.pages_per_cpu(ranged) + ua.kunmap_per_cpu,
         "user_allocs": ua.by_cpu.rows(),
-        "kernel_allocs": per_cpu(np.compress(a.kind == KERNEL_ALLOC, a.cpu), p.cpus),
+        "kernel_allocs": ua.kernel_per_cpu,
         "unmaps": unmaps,
         "remaps": remaps,
         "refill_requests": np.zeros(p.cpus, dtype=np.int64),
@@ -132,7 +130,7 @@ def state_pass(p: Prepared, *, batch: bool, lazy: bool) -> StateResult:
     }
     n = m + ua.kunmap
     rows = n > 0
-    rank, req_n = a.rank[ua.rows[rows]], n[rows]
+    rank, req_n = np.compress(rows, ua.rank), np.compress(rows, n)
     if batch and len(p.runs):
         # one full request per marked run, at the run's last event
         refills = (a.kind == REFILL_MOVABLE) | (a.kind == REFILL_OTHER)
