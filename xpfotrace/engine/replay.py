@@ -119,7 +119,6 @@ class Replayer:
             self.prepared = prepare(trace.df, trace.info.cpus, trace.codes)
             self.facts, self.observed = facts.result()
         self._states: dict[tuple[bool, bool], StateResult] = {}
-        self._timelines: dict[tuple[bool, bool], Timeline] = {}
 
     @property
     def cpus(self) -> int:
@@ -132,10 +131,10 @@ class Replayer:
         return self._states[variant]
 
     def timeline(self, variant: tuple[bool, bool]) -> Timeline:
-        if variant not in self._timelines:
-            sr, p = self.state(variant), self.prepared
-            self._timelines[variant] = Timeline.build(sr.rank, sr.n, p.switches, p.ts, p.cpu)
-        return self._timelines[variant]
+        """The variant's requests and mm switches (built on each call, a few ms: kept,
+        the four variants' timelines would hold tens of MB that fresh pages cost)."""
+        sr, p = self.state(variant), self.prepared
+        return Timeline.build(sr.rank, sr.n, p.switches, p.ts, p.cpu)
 
     def requests(self, strategy: strat.Strategy) -> pl.DataFrame:
         """The flush requests of a strategy's variant: one row per requesting event.

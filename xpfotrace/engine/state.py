@@ -146,4 +146,5 @@ def state_pass(p: Prepared, *, batch: bool, lazy: bool) -> StateResult:
         rank, req_n = np.insert(rank, at, ends), np.insert(req_n, at, 1)
     counts["requests"] = (counts["alloc_requests"] + counts["kunmap_requests"]
                           + counts["refill_requests"])
-    return StateResult(rank=rank, n=req_n.astype(np.int64), counts=counts, prepared=p)
+    return StateResult(rank=rank, n=req_n.astype(np.int64, copy=False), counts=counts,
+                       prepared=p)
