@@ -298,16 +298,22 @@ class _Columns:
                 out[c.start:c.stop] = c.valid
         return out
 
-    def compress(self, name: str, keep: BOOL, null: int) -> npt.NDArray[Any]:
-        """The values of the rows where ``keep``, ``null`` where the column is null."""
-        parts = []
+    def compress(self, name: str, keep: BOOL, null: int, dtype: npt.DTypeLike,
+                 lo: int | None = None, hi: int | None = None) -> npt.NDArray[Any]:
+        """The values of the rows where ``keep``, ``null`` where the column is null,
+        clipped to ``lo`` .. ``hi`` (if given) before they are cast to ``dtype``."""
+        out = np.empty(int(np.count_nonzero(keep)), dtype=dtype)
+        at = 0
         for c in self.chunks(name):
             k = keep[c.start:c.stop]
             part = np.compress(k, c.values)
             if c.valid is not None:
                 part[~np.compress(k, c.valid)] = null
-            parts.append(part)
-        return np.concatenate(parts) if len(parts) != 1 else parts[0]
+            if lo is not None:
+                np.clip(part, lo, hi, out=part)
+            out[at:at + len(part)] = part
+            at += len(part)
+        return out
 
 
 def _in_order(ts: I64, seq: I64) -> bool:
@@ -528,11 +534,10 @@ def prepare(df: pl.DataFrame, cpus: int, codes: dict[str, Codes] | None = None) 
         if has_pfn is not None:
             is_action &= has_pfn
         act = np.flatnonzero(is_action)
-        order = cols.compress("order", is_action, 0)  # null: order 0
         actions = Actions(rank=act, cpu=np.compress(is_action, cpu),
                           kind=np.compress(is_action, kind), zero=np.compress(is_action, zero),
-                          pfn=cols.compress("pfn", is_action, 0).astype(np.uint64, copy=False),
-                          order=np.clip(order, 0, MAX_SHIFT).astype(np.int8),
+                          pfn=cols.compress("pfn", is_action, 0, np.uint64),
+                          order=cols.compress("order", is_action, 0, np.int8, 0, MAX_SHIFT),
                           run=np.full(len(act), -1, dtype=np.int32))
         users = pool.submit(user_allocs, actions, cpus)
         frames = _frames(actions, cpus)

@@ -191,8 +191,8 @@ class Replayer:
         # one chain per core
         workers = min(len(variants), os.cpu_count() or 1)
         if workers > 1:
-            if any(not batch for batch, _ in variants):
-                _ = self.prepared.frames_without_refills  # shared: made once, not per thread
+            # the first chain without batch makes the frames it shares with the later one
+            # (prepared.frames_without_refills) while the other thread starts a batch chain
             with ThreadPoolExecutor(workers) as pool:
                 passes = list(pool.map(chain, variants))
         else:
