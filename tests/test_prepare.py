@@ -1,11 +1,13 @@
-"""prepare: frame expansion and order, refill runs (SYNTHETIC actions, built here)."""
+"""prepare: replay order, frame expansion and order, refill runs (SYNTHETIC data, built
+here)."""
 
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 
-from xpfotrace.engine.prepare import Actions, _frames, _runs
+from xpfotrace.engine.prepare import Actions, _Columns, _frames, _replay_order, _runs
 
 
 def _actions(pfn: list[int], order: list[int], cpu: list[int] | None = None) -> Actions:
@@ -41,7 +43,7 @@ def test_runs_are_consecutive_refills_of_one_cpu() -> None:
     cpu = np.array([0, 0, 1, 0, 1, 1, 0, 0], dtype=np.int32)
     refill = np.array([1, 1, 1, 0, 1, 1, 1, 1], dtype=bool)
     ts = np.arange(8, dtype=np.int64) * 10
-    ranks, ids, runs = _runs(refill, cpu, ts, ts + 1)
+    ranks, ids, runs = _runs(refill, cpu, ts)
     assert ranks.tolist() == [0, 1, 2, 4, 5, 6, 7]
     # CPU 0: {0, 1} then (3 breaks it) {6, 7}; CPU 1: {2, 4, 5} (no CPU-1 event between)
     run_of = dict(zip(ranks.tolist(), ids.tolist(), strict=True))
@@ -49,3 +51,24 @@ def test_runs_are_consecutive_refills_of_one_cpu() -> None:
     assert run_of[2] == run_of[4] == run_of[5]
     assert runs.rank.tolist() == [1, 7, 5]  # each run's last event, runs by (CPU, rank)
     assert runs.cpu.tolist() == [0, 0, 1] and runs.ts.tolist() == [10, 70, 50]
+
+
+def test_replay_order_is_checked_across_chunks() -> None:
+    """SYNTHETIC: (ts, seq) in order within each chunk of a two-chunk frame; whether the
+    whole is in order depends on where the chunks meet, and on seq at equal ts."""
+    def chunked(ts: list[int], seq: list[int], cut: int) -> pl.DataFrame:
+        df = pl.DataFrame({"ts": ts, "seq": seq}, schema={"ts": pl.Int64, "seq": pl.Int64})
+        out = pl.concat([df[:cut], df[cut:]], rechunk=False)
+        assert out.n_chunks() == 2
+        return out
+
+    def order(df: pl.DataFrame) -> list[int] | None:
+        cols = _Columns(df)
+        perm = _replay_order(cols.whole("ts"), cols.chunks("seq"))
+        return None if perm is None else perm.tolist()
+
+    assert order(chunked([1, 2, 3, 4], [0, 1, 2, 3], 2)) is None
+    assert order(chunked([1, 2, 2, 4], [0, 1, 2, 3], 2)) is None  # a tie, seq rises
+    assert order(chunked([1, 2, 2, 4], [0, 2, 1, 3], 2)) == [0, 2, 1, 3]  # tie, seq falls
+    assert order(chunked([1, 3, 2, 4], [0, 1, 2, 3], 2)) == [0, 2, 1, 3]  # ts falls
+    assert order(chunked([1, 2, 3, 1], [0, 1, 2, 3], 2)) == [0, 3, 1, 2]  # inside a chunk

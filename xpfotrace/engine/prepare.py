@@ -13,6 +13,7 @@ packed 64-bit key.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -158,7 +159,6 @@ class Runs:
 
     cpu: I32
     ts: I64
-    seq: I64
     rank: I64  # the run's last event
 
     def __len__(self) -> int:
@@ -195,7 +195,7 @@ class Prepared:
     """A trace ready for the state and remote passes."""
 
     ts: I64  # every event, in replay order (index = rank)
-    seq: I64
+    seq_column: pl.Series  # (seq by rank is made when asked for: ``seq``)
     cpu: I32
     actions: Actions
     frames: Frames  # every action's frames
@@ -205,6 +205,12 @@ class Prepared:
     cpus: int  # N_trace
     t0: int
     duration_ns: int
+
+    @lazy
+    def seq(self) -> I64:
+        """Every event's seq, in replay order."""
+        out: I64 = self.seq_column.to_numpy()
+        return out
 
     @lazy
     def frames_without_refills(self) -> Frames:
@@ -257,7 +263,7 @@ class _Columns:
     A Parquet file of several row groups reads as columns of several chunks; a
     contiguous copy of each (what ``to_numpy`` makes) costs fresh memory, and the
     page faults of fresh memory are a good part of a replay's time. Only the columns
-    needed whole (ts, seq, cpu) are made contiguous, once; the others are read
+    needed whole (ts, cpu) are made contiguous, once; the others are read
     through views of their chunks into the (narrower) arrays prepare keeps."""
 
     def __init__(self, df: pl.DataFrame) -> None:
@@ -316,22 +322,31 @@ class _Columns:
         return out
 
 
-def _in_order(ts: I64, seq: I64) -> bool:
-    """Whether (ts, seq) strictly increases, checked block by block."""
-    for start in range(0, len(ts) - 1, BLOCK):  # a loop over blocks, not rows
-        t, s = ts[start:start + BLOCK + 1], seq[start:start + BLOCK + 1]
-        ahead, behind = t[1:], t[:-1]
-        if not ((ahead > behind) | ((ahead == behind) & (s[1:] > s[:-1]))).all():
+def _in_order(ts: I64, seq: list[_Chunk]) -> bool:
+    """Whether (ts, seq) strictly increases, checked block by block (``seq`` in its
+    chunks: only ts is needed whole later)."""
+    seq = [c for c in seq if c.stop > c.start]
+    for c in seq:
+        for start in range(c.start, c.stop - 1, BLOCK):  # a loop over blocks, not rows
+            end = min(start + BLOCK + 1, c.stop)
+            t, q = ts[start:end], c.values[start - c.start:end - c.start]
+            ahead, behind = t[1:], t[:-1]
+            if not ((ahead > behind) | ((ahead == behind) & (q[1:] > q[:-1]))).all():
+                return False
+    for c, d in itertools.pairwise(seq):  # where one chunk meets the next
+        i = c.stop - 1
+        if (ts[i], c.values[-1]) >= (ts[i + 1], d.values[0]):
             return False
     return True
 
 
-def _replay_order(ts: I64, seq: I64) -> I64 | None:
+def _replay_order(ts: I64, seq: list[_Chunk]) -> I64 | None:
     """The permutation that sorts events by (ts, seq), or None if they are in that order
     already (most traces are, and checking is cheap)."""
     if _in_order(ts, seq):
         return None
-    order = pl.DataFrame({"ts": ts, "seq": seq}).select(pl.arg_sort_by("ts", "seq"))
+    seq_whole = np.concatenate([c.values for c in seq]) if seq else np.zeros(0, np.int64)
+    order = pl.DataFrame({"ts": ts, "seq": seq_whole}).select(pl.arg_sort_by("ts", "seq"))
     return order.to_series().to_numpy().astype(np.int64)
 
 
@@ -404,14 +419,14 @@ def cpu_sort_key(cpu: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.unsignedin
     return cpu.astype(np.uint8 if top < 1 << 8 else np.uint16 if top < 1 << 16 else np.uint32)
 
 
-def _runs(refill: BOOL, cpu: I32, ts: I64, seq: I64) -> tuple[I64, I32, Runs]:
+def _runs(refill: BOOL, cpu: I32, ts: I64) -> tuple[I64, I32, Runs]:
     """The refill events (ranks, ascending), the run of each, and the runs: maximal runs
     of refill events consecutive among their CPU's events, numbered in (CPU, rank) order."""
     n = len(refill)
     if not refill.any():
         empty = np.zeros(0, dtype=np.int64)
         return empty, np.zeros(0, dtype=np.int32), Runs(np.zeros(0, dtype=np.int32), empty,
-                                                        empty, empty)
+                                                        empty)
     by_cpu = np.argsort(cpu_sort_key(cpu), kind="stable")  # each CPU's events in replay order
     r = np.take(refill, by_cpu)
     # a CPU's first event follows no event of its own
@@ -427,8 +442,7 @@ def _runs(refill: BOOL, cpu: I32, ts: I64, seq: I64) -> tuple[I64, I32, Runs]:
     ids = (np.cumsum(~after_refill[at]) - 1).astype(np.int32)
     last = np.compress(~before_refill[at], ranks).astype(np.int64)  # in run id order
     by_rank = np.argsort(ranks)
-    return ranks[by_rank].astype(np.int64), ids[by_rank], Runs(cpu[last], ts[last],
-                                                                 seq[last], last)
+    return ranks[by_rank].astype(np.int64), ids[by_rank], Runs(cpu[last], ts[last], last)
 
 
 def _packed(pfn: U64, shift: np.uint64) -> U64:
@@ -515,7 +529,7 @@ def prepare(df: pl.DataFrame, cpus: int, codes: dict[str, Codes] | None = None) 
     """
     cols = _Columns(df)
     coded = {c: v for c, v in (codes or {}).items() if len(v.codes) == df.height}
-    perm = _replay_order(cols.whole("ts"), cols.whole("seq"))
+    perm = _replay_order(cols.whole("ts"), cols.chunks("seq"))
     ev = df
     if perm is not None:
         ev = df[perm]
@@ -525,9 +539,9 @@ def prepare(df: pl.DataFrame, cpus: int, codes: dict[str, Codes] | None = None) 
         kind, zero, refill = _classify_coded(cols, coded)
     else:
         kind, zero, refill = _classify(ev)
-    ts, seq, cpu = cols.whole("ts"), cols.whole("seq"), cols.whole("cpu")
+    ts, cpu = cols.whole("ts"), cols.whole("cpu")
     with ThreadPoolExecutor(2) as pool:
-        found_runs = pool.submit(_runs, refill, cpu, ts, seq)
+        found_runs = pool.submit(_runs, refill, cpu, ts)
         switches = pool.submit(_switches, ev, coded.get("event"))
         is_action = kind >= 0
         has_pfn = cols.valid("pfn")
@@ -549,6 +563,6 @@ def prepare(df: pl.DataFrame, cpus: int, codes: dict[str, Codes] | None = None) 
         actions.run[at[hit]] = refill_runs[hit]
         t0 = int(ts[0]) if len(ts) else 0
         duration = int(ts[-1]) - t0 if len(ts) else 0
-        return Prepared(ts=ts, seq=seq, cpu=cpu, actions=actions, frames=frames,
-                        switches=switches.result(), runs=runs, user_allocs=users.result(),
-                        cpus=cpus, t0=t0, duration_ns=duration)
+        return Prepared(ts=ts, seq_column=ev.get_column("seq"), cpu=cpu, actions=actions,
+                        frames=frames, switches=switches.result(), runs=runs,
+                        user_allocs=users.result(), cpus=cpus, t0=t0, duration_ns=duration)
