@@ -293,6 +293,19 @@ class _Columns:
                 part &= c.valid
         return out
 
+    def test_at(self, name: str, rows: I64,
+                fn: Callable[[npt.NDArray[Any]], BOOL]) -> BOOL:
+        """``test`` at the (ascending) ``rows`` only."""
+        out = np.zeros(len(rows), dtype=bool)
+        for c in self.chunks(name):
+            lo, hi = np.searchsorted(rows, (c.start, c.stop))
+            at = rows[lo:hi] - c.start
+            part = fn(np.take(c.values, at))
+            if c.valid is not None:
+                part &= np.take(c.valid, at)
+            out[lo:hi] = part
+        return out
+
     def valid(self, name: str) -> BOOL | None:
         """Where the column is not null (None: nowhere null)."""
         chunks = self.chunks(name)
@@ -370,22 +383,45 @@ def _one(values: npt.NDArray[Any]) -> BOOL:
     return out
 
 
+def _nonzero(values: npt.NDArray[Any]) -> BOOL:
+    out: BOOL = values != 0
+    return out
+
+
 def _classify_coded(cols: _Columns, codes: dict[str, Codes]) -> tuple[I8, BOOL, BOOL]:
     """``_classify`` on dictionary codes: the strings are looked at once per distinct
-    value, the rows only as small integers."""
+    value, the rows only as small integers.
+
+    One table lookup on (event, gfp) gives each row's kind as its names say; then
+    allocations without a pfn (or pfn 0) act on nothing, and the few
+    mm_page_alloc_zone_locked rows are checked for percpu_refill and migratetype."""
     event, flags = codes["event"], codes["gfp_flags"]
     bits = [gfp.decode(v) for v in flags.values]
-    user = np.array([gfp.is_user(x) for x in bits] + [False])[flags.codes]  # -1: null
-    zero = np.array([gfp.is_zero(x) for x in bits] + [False])[flags.codes]
-    alloc_ok = _named(event, "mm_page_alloc") & cols.test("pfn", lambda v: v != 0)
-    refill = _named(event, "mm_page_alloc_zone_locked") & cols.test("percpu_refill", _one)
-    movable = cols.test("migratetype", _one)
-    # the kinds' conditions exclude each other (one event name each); int8 throughout
-    refills = np.where(refill, np.where(movable, np.int8(REFILL_MOVABLE),
-                                        np.int8(REFILL_OTHER)), np.int8(-1))
-    others = np.where(_named(event, "mm_page_free"), np.int8(FREE), refills)
-    kind: I8 = np.where(alloc_ok, np.where(user, np.int8(USER_ALLOC), np.int8(KERNEL_ALLOC)),
-                        others)
+    zero = np.array([gfp.is_zero(x) for x in bits] + [False])[flags.codes]  # -1: null
+    width = len(flags.values) + 1  # column 0: null gfp_flags; row 0: null event
+    table = np.full((len(event.values) + 1, width), -1, dtype=np.int8)
+    names = {v: i + 1 for i, v in enumerate(event.values)}
+    if "mm_page_alloc" in names:
+        table[names["mm_page_alloc"]] = [KERNEL_ALLOC] + [
+            USER_ALLOC if gfp.is_user(x) else KERNEL_ALLOC for x in bits]
+    if "mm_page_free" in names:
+        table[names["mm_page_free"]] = FREE
+    if "mm_page_alloc_zone_locked" in names:
+        table[names["mm_page_alloc_zone_locked"]] = REFILL_OTHER
+    cell = event.codes + 1
+    cell *= width
+    cell += flags.codes
+    cell += 1
+    kind: I8 = np.take(table.ravel(), cell)
+    # kinds 0 and 1 (the allocations; -1 reads as 255 unsigned) need a pfn other than 0
+    np.putmask(kind, (kind.view(np.uint8) <= KERNEL_ALLOC) & ~cols.test("pfn", _nonzero), -1)
+    locked = np.flatnonzero(kind == REFILL_OTHER)
+    is_refill = cols.test_at("percpu_refill", locked, _one)
+    movable = cols.test_at("migratetype", locked, _one)
+    kind[np.compress(~is_refill, locked)] = -1
+    kind[np.compress(is_refill & movable, locked)] = REFILL_MOVABLE
+    refill = np.zeros(len(kind), dtype=bool)
+    refill[np.compress(is_refill, locked)] = True
     return kind, zero, refill
 
 
