@@ -149,8 +149,10 @@ class Frames:
         fp = np.compress(keep, np.cumsum(self.first, dtype=np.int32))
         first = np.ones(len(fp), dtype=bool)
         first[1:] = fp[1:] != fp[:-1]
-        return Frames(np.compress(keep, self.aidx), first, np.compress(keep, self.kind),
-                      np.compress(keep, self.zero), np.compress(keep, self.cpu), self.cpus)
+        out = Frames(np.compress(keep, self.aidx), first, np.compress(keep, self.kind),
+                     np.compress(keep, self.zero), np.compress(keep, self.cpu), self.cpus)
+        out.__dict__["index"] = self.index[:len(out)]  # 0 .. rows-1 as well: shared
+        return out
 
 
 @dataclass
@@ -571,14 +573,14 @@ def prepare(df: pl.DataFrame, cpus: int, codes: dict[str, Codes] | None = None) 
         ev = df[perm]
         cols = _Columns(ev)
         coded = {c: Codes(np.take(v.codes, perm), v.values) for c, v in coded.items()}
-    if "event" in coded and "gfp_flags" in coded:
-        kind, zero, refill = _classify_coded(cols, coded)
-    else:
-        kind, zero, refill = _classify(ev)
-    ts, cpu = cols.whole("ts"), cols.whole("cpu")
     with ThreadPoolExecutor(2) as pool:
-        found_runs = pool.submit(_runs, refill, cpu, ts)
         switches = pool.submit(_switches, ev, coded.get("event"))
+        if "event" in coded and "gfp_flags" in coded:
+            kind, zero, refill = _classify_coded(cols, coded)
+        else:
+            kind, zero, refill = _classify(ev)
+        ts, cpu = cols.whole("ts"), cols.whole("cpu")
+        found_runs = pool.submit(_runs, refill, cpu, ts)
         is_action = kind >= 0
         has_pfn = cols.valid("pfn")
         if has_pfn is not None:
