@@ -483,15 +483,14 @@ def _runs(refill: BOOL, cpu: I32, ts: I64) -> tuple[I64, I32, Runs]:
     return ranks[by_rank].astype(np.int64), ids[by_rank], Runs(cpu[last], ts[last], last)
 
 
-def _packed(pfn: U64, shift: np.uint64) -> U64:
-    """``pfn << shift | index``, built in blocks (no full-size index array)."""
-    out = np.left_shift(pfn, shift)
+def _pack(pfn: U64, shift: np.uint64, out: U64) -> None:
+    """``out = pfn << shift | index``, built in blocks (no full-size index array)."""
+    np.left_shift(pfn, shift, out=out)
     block = 1 << 16
     index = np.arange(block, dtype=np.uint64)
     for start in range(0, len(out), block):  # a loop over blocks of 65536 rows
         part = out[start:start + block]
         part |= index[:len(part)] + np.uint64(start)
-    return out
 
 
 def _frames(a: Actions, cpus: int) -> Frames:
@@ -506,22 +505,18 @@ def _frames(a: Actions, cpus: int) -> Frames:
     top = int(a.pfn.max()) + (int(pages.max()) if len(pages) else 1)
     bits = max(na - 1, 1).bit_length()
     if top.bit_length() + bits <= 64 and na < 1 << 31:
-        # one sort of a packed key (frame, action): Polars sorts it on every core. The
-        # unsorted key's buffer is reused as scratch afterwards (fresh memory costs faults)
+        # one sort of a packed key (frame, action): every action's first frame, then the
+        # other frames of the (few) larger ones. The unsorted key's buffer is reused as
+        # scratch afterwards (fresh memory costs page faults)
         shift = np.uint64(bits)
-        packed = _packed(a.pfn, shift)
-        if len(multi):  # expand only the (few) larger allocations
-            single = a.order == 0
-            n_single = int(np.count_nonzero(single))
-            each = np.repeat(multi, pages)
-            offset = (np.arange(len(each), dtype=np.int64)
-                      - np.repeat(np.cumsum(pages) - pages, pages)).astype(np.uint64)
-            key = np.empty(n_single + len(each), dtype=np.uint64)
-            np.compress(single, packed, out=key[:n_single])
-            np.add(np.take(packed, each), offset << shift, out=key[n_single:])
-            del packed
-        else:
-            key = packed
+        extra = pages - 1
+        key = np.empty(na + int(extra.sum()), dtype=np.uint64)
+        _pack(a.pfn, shift, key[:na])
+        if len(key) > na:
+            each = np.repeat(multi, extra)
+            offset = (np.arange(1, len(each) + 1, dtype=np.int64)
+                      - np.repeat(np.cumsum(extra) - extra, extra)).astype(np.uint64)
+            np.add(np.take(key, each), offset << shift, out=key[na:])
         ordered = pl.Series(key).sort().to_numpy()
         aidx = np.bitwise_and(ordered, np.uint64((1 << bits) - 1), out=key).astype(np.int32)
         first = np.ones(len(key), dtype=bool)
