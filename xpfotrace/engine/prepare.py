@@ -146,11 +146,12 @@ class Frames:
     def subset(self, keep: BOOL) -> Frames:
         """The rows where ``keep``, still sorted, with frame starts recomputed."""
         # frame number of each kept row (from 1): a new frame starts where it changes
-        fp = np.compress(keep, np.cumsum(self.first, dtype=np.int32))
+        rows = np.flatnonzero(keep)  # once: np.compress would find them for each array
+        fp = np.take(np.cumsum(self.first, dtype=np.int32), rows)
         first = np.ones(len(fp), dtype=bool)
         first[1:] = fp[1:] != fp[:-1]
-        out = Frames(np.compress(keep, self.aidx), first, np.compress(keep, self.kind),
-                     np.compress(keep, self.zero), np.compress(keep, self.cpu), self.cpus)
+        out = Frames(np.take(self.aidx, rows), first, np.take(self.kind, rows),
+                     np.take(self.zero, rows), np.take(self.cpu, rows), self.cpus)
         out.__dict__["index"] = self.index[:len(out)]  # 0 .. rows-1 as well: shared
         return out
 
