@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
+import numpy.ma  # (see below)
 import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
@@ -27,6 +28,9 @@ import pyarrow as pa
 from .. import gfp
 from ..trace import Codes
 from .percpu import BLOCK, CpuCounts, bincount, per_cpu
+
+# numpy.ma is imported with the engine, not inside a replay: Polars' NumPy-to-Series
+# conversion asks for np.ma, whose first (lazy) import costs about 15 ms.
 
 T = TypeVar("T")
 
