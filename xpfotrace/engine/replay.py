@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -104,6 +106,38 @@ def _counters(s: strat.Strategy, base: dict[str, int], n: int,
     return out
 
 
+V = TypeVar("V")
+R = TypeVar("R")
+
+
+def _each(fn: Callable[[V], R], items: list[V], threads: int) -> dict[V, R]:
+    """``fn`` of each item, on ``threads`` threads taking the next item as they finish.
+
+    The calling thread is one of them: its allocator arena holds the memory that
+    ``prepare`` freed, which a new thread would fault in afresh. In ``Replayer.run``
+    the first chain without batch makes the frames it shares with the later one
+    (``Prepared.frames_without_refills``) while the other thread starts a batch chain.
+    """
+    out: dict[V, R] = {}
+    queue = iter(range(len(items)))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                i = next(queue, -1)
+            if i < 0:
+                return
+            out[items[i]] = fn(items[i])
+
+    with ThreadPoolExecutor(max(threads - 1, 1)) as pool:
+        helpers = [pool.submit(work) for _ in range(threads - 1)]
+        work()
+        for h in helpers:
+            h.result()
+    return {item: out[item] for item in items}
+
+
 class Replayer:
     """A prepared trace that can be replayed on any CPU count.
 
@@ -189,15 +223,7 @@ class Replayer:
 
         # each variant's state and remote passes are NumPy calls that release the GIL:
         # one chain per core
-        workers = min(len(variants), os.cpu_count() or 1)
-        if workers > 1:
-            # the first chain without batch makes the frames it shares with the later one
-            # (prepared.frames_without_refills) while the other thread starts a batch chain
-            with ThreadPoolExecutor(workers) as pool:
-                passes = list(pool.map(chain, variants))
-        else:
-            passes = [chain(v) for v in variants]
-        deferred = dict(zip(variants, passes, strict=True))
+        deferred = _each(chain, variants, min(len(variants), os.cpu_count() or 1))
         out: dict[str, Counters] = {}
         for s in chosen:
             if s.remote == "none":
