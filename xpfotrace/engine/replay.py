@@ -113,10 +113,11 @@ R = TypeVar("R")
 def _each(fn: Callable[[V], R], items: list[V], threads: int) -> dict[V, R]:
     """``fn`` of each item, on ``threads`` threads taking the next item as they finish.
 
-    The calling thread is one of them: its allocator arena holds the memory that
-    ``prepare`` freed, which a new thread would fault in afresh. In ``Replayer.run``
-    the first chain without batch makes the frames it shares with the later one
-    (``Prepared.frames_without_refills``) while the other thread starts a batch chain.
+    The calling thread is one of them, and takes the first item: its allocator arena
+    holds the memory that ``prepare`` freed, which a new thread would fault in afresh.
+    In ``Replayer.run`` that first chain, without batch, makes the frames it shares
+    with the later one (``Prepared.frames_without_refills``) while the other thread
+    starts a batch chain.
     """
     out: dict[V, R] = {}
     queue = iter(range(len(items)))
@@ -131,7 +132,10 @@ def _each(fn: Callable[[V], R], items: list[V], threads: int) -> dict[V, R]:
             out[items[i]] = fn(items[i])
 
     with ThreadPoolExecutor(max(threads - 1, 1)) as pool:
+        mine = next(queue, -1)  # the first item is the calling thread's
         helpers = [pool.submit(work) for _ in range(threads - 1)]
+        if mine >= 0:
+            out[items[mine]] = fn(items[mine])
         work()
         for h in helpers:
             h.result()
