@@ -5,10 +5,14 @@ page-acting events (``Actions``), one row per (action, frame) sorted by
 (frame, action) (``Frames``), the refill runs (``Runs``) and the mm switches.
 An event's ``rank`` is its position in (ts, seq) order.
 
-Polars classifies the rows (string comparisons, one parallel ``select``);
-NumPy does the rest: per-CPU refill runs from a radix sort on the CPU number,
-frame expansion by ``repeat``, and the (frame, action) order from one sort of a
-packed 64-bit key.
+Rows are classified by one lookup in an (event, gfp) table on the columns'
+dictionary codes (``Trace.codes``), or, without codes, by Polars string
+comparisons in one parallel ``select``. NumPy does the rest: per-CPU refill runs
+from a radix sort on the CPU number, frame expansion by ``repeat``, and the
+(frame, action) order from one sort of a packed 64-bit key. Numeric columns are
+read through views of their chunks (``_Columns``): on this project's VMs fresh
+memory costs microseconds per page, so copies and full-size temporaries are
+avoided where a view or a blocked pass does.
 """
 
 from __future__ import annotations
