@@ -72,3 +72,15 @@ def test_replay_order_is_checked_across_chunks() -> None:
     assert order(chunked([1, 2, 2, 4], [0, 2, 1, 3], 2)) == [0, 2, 1, 3]  # tie, seq falls
     assert order(chunked([1, 3, 2, 4], [0, 1, 2, 3], 2)) == [0, 2, 1, 3]  # ts falls
     assert order(chunked([1, 2, 3, 1], [0, 1, 2, 3], 2)) == [0, 3, 1, 2]  # inside a chunk
+
+
+def test_an_untyped_null_column_reads_as_all_null() -> None:
+    """SYNTHETIC: a hand-built frame's pl.lit(None) column (dtype Null) has no value
+    buffer; prepare's column views treat it as null everywhere."""
+    df = pl.DataFrame({"ts": [1, 2, 3]}).with_columns(pl.lit(None).alias("percpu_refill"))
+    cols = _Columns(df)
+    assert cols.test("percpu_refill", lambda v: v == 0).tolist() == [False] * 3
+    assert cols.test_at("percpu_refill", np.array([0, 2]), lambda v: v == 0).tolist() == [
+        False, False]
+    valid = cols.valid("percpu_refill")
+    assert valid is not None and not valid.any()

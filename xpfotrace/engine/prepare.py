@@ -259,10 +259,14 @@ class _Chunk:
     def __init__(self, start: int, arr: pa.Array) -> None:
         n = len(arr)
         self.start, self.stop = start, start + n
+        if pa.types.is_null(arr.type):  # an untyped all-null column has no value buffer
+            self.values: npt.NDArray[Any] = np.zeros(n, dtype=np.int64)
+            self.valid: BOOL | None = np.zeros(n, dtype=bool)
+            return
         data, bitmap = arr.buffers()[1], arr.buffers()[0]
         self.values = np.frombuffer(data, dtype=arr.type.to_pandas_dtype(),
                                     count=n + arr.offset)[arr.offset:]
-        self.valid: BOOL | None = None
+        self.valid = None
         if bitmap is not None and arr.null_count:
             bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), bitorder="little")
             self.valid = bits[arr.offset:arr.offset + n].view(np.bool_)
