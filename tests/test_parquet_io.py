@@ -84,3 +84,19 @@ def test_a_file_without_optional_columns_reads_typed_and_replays(converted: Path
     # event is a per-CPU refill without percpu_refill
     assert fewer["refill_runs"] == 0
     assert fewer["user_allocs"] == full["user_allocs"]
+
+
+def test_row_groups_are_whole_but_the_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
+    """Tables of any size go out in row groups of ROW_GROUP_ROWS, only the last shorter."""
+    from xpfotrace import parquet_io
+    from xpfotrace.traceinfo import TraceInfo
+
+    monkeypatch.setattr(parquet_io, "ROW_GROUP_ROWS", 1000)
+    table = read_trace(str(SAMPLE)).df.head(4500).to_arrow().cast(EVENT_SCHEMA)
+    parts = [table.slice(a, b - a) for a, b in ((0, 700), (700, 1900), (1900, 4500))]
+    out = tmp_path / "rg.parquet"
+    assert parquet_io.write_events(parts, TraceInfo, str(out)) == 4500
+    md = pq.ParquetFile(out).metadata
+    assert [md.row_group(i).num_rows for i in range(md.num_row_groups)] == [1000] * 4 + [500]
+    assert pq.read_table(out).equals(table)

@@ -53,9 +53,13 @@ def write_events(tables: Iterable[pa.Table], info: Callable[[], TraceInfo], out:
                 pending.append(t)
                 pending_rows += t.num_rows
                 if pending_rows >= ROW_GROUP_ROWS:
-                    writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
-                    rows += pending_rows
-                    pending, pending_rows = [], 0
+                    # whole row groups now; the rest starts the next one (no small group
+                    # in the middle of the file)
+                    table = pa.concat_tables(pending)
+                    full = pending_rows - pending_rows % ROW_GROUP_ROWS
+                    writer.write_table(table.slice(0, full), row_group_size=ROW_GROUP_ROWS)
+                    rows += full
+                    pending, pending_rows = [table.slice(full)], pending_rows - full
             if pending:
                 writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
                 rows += pending_rows
