@@ -93,9 +93,8 @@ def read_parquet(path: str) -> Trace:
     info = TraceInfo.from_metadata(meta)
     missing = [f.name for f in schema.EVENT_SCHEMA if f.name not in df.columns]
     if missing:  # all null, of the schema's type (an untyped null column has no values)
-        empty = pl.from_arrow(schema.EVENT_SCHEMA.empty_table())
-        assert isinstance(empty, pl.DataFrame)
-        df = df.with_columns(pl.lit(None, dtype=empty.schema[m]).alias(m) for m in missing)
+        types = pl.DataFrame(schema.EVENT_SCHEMA.empty_table()).schema
+        df = df.with_columns(pl.lit(None, dtype=types[m]).alias(m) for m in missing)
     if info.cpus_header is None and df.height:
         info.max_cpu = int(df.select(pl.col("cpu").max()).item())
     return Trace(df=df, info=info, codes=codes)

@@ -131,14 +131,17 @@ def _each(fn: Callable[[V], R], items: list[V], threads: int) -> dict[V, R]:
                 return
             out[items[i]] = fn(items[i])
 
-    with ThreadPoolExecutor(max(threads - 1, 1)) as pool:
-        mine = next(queue, -1)  # the first item is the calling thread's
-        helpers = [pool.submit(work) for _ in range(threads - 1)]
-        if mine >= 0:
-            out[items[mine]] = fn(items[mine])
+    if threads <= 1:
         work()
-        for h in helpers:
-            h.result()
+    else:
+        with ThreadPoolExecutor(threads - 1) as pool:
+            mine = next(queue, -1)  # the first item is the calling thread's
+            helpers = [pool.submit(work) for _ in range(threads - 1)]
+            if mine >= 0:
+                out[items[mine]] = fn(items[mine])
+            work()
+            for h in helpers:
+                h.result()
     return {item: out[item] for item in items}
 
 
