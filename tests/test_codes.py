@@ -3,6 +3,7 @@ replay on the strings (the REAL kbuild sample; reordered rows are a synthetic sh
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -47,3 +48,20 @@ def test_codes_of_another_length_are_ignored(trace: Trace) -> None:
     plain = Trace(df=trace.df.head(1000), info=trace.info)
     assert replay(cut).to_dict() == replay(plain).to_dict()
     assert cut.df.filter(pl.col("event") == "mm_page_alloc").height > 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_replay_is_the_same_whatever_the_chunks(trace: Trace, seed: int) -> None:
+    """The REAL sample split into chunks at random rows (as a Parquet file of several row
+    groups reads): prepare reads numeric columns through views of each chunk, so nulls,
+    order checks and gathers must meet at the seams. Both classification paths."""
+    df = trace.df.rechunk()
+    rng = np.random.default_rng(seed)
+    cuts = [0, *sorted(rng.choice(np.arange(1, df.height), 6, replace=False).tolist()),
+            df.height]
+    chunked = pl.concat([df[a:b] for a, b in itertools.pairwise(cuts)],
+                        rechunk=False)
+    assert chunked.get_column("pfn").n_chunks() == 7
+    whole = replay(Trace(df=df, info=trace.info, codes=trace.codes)).to_dict()
+    assert replay(Trace(df=chunked, info=trace.info, codes=trace.codes)).to_dict() == whole
+    assert replay(Trace(df=chunked, info=trace.info)).to_dict() == whole

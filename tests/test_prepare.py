@@ -3,6 +3,8 @@ here)."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import polars as pl
 import pytest
@@ -84,3 +86,26 @@ def test_an_untyped_null_column_reads_as_all_null() -> None:
         False, False]
     valid = cols.valid("percpu_refill")
     assert valid is not None and not valid.any()
+
+
+def test_column_views_match_the_column_across_chunks() -> None:
+    """SYNTHETIC: a nullable Int32 column in four chunks (nulls at the seams too); every
+    _Columns read equals the same read of the whole column."""
+    values = [5, None, 1, 0, None, 1, 7, None, 1, 2, None, 0, 3]
+    col = pl.Series("order", values, dtype=pl.Int32)
+    cuts = [0, 2, 5, 9, len(values)]
+    df = pl.DataFrame({"order": pl.concat([col[a:b] for a, b in itertools.pairwise(cuts)],
+                                          rechunk=False)})
+    assert df.get_column("order").n_chunks() == 4
+    cols = _Columns(df)
+    is_one = [v == 1 for v in values]  # None == 1 is False
+    assert cols.test("order", lambda v: v == 1).tolist() == is_one
+    rows = np.array([1, 2, 4, 5, 8, 9, 12])
+    assert cols.test_at("order", rows, lambda v: v == 1).tolist() == [is_one[r] for r in rows]
+    valid = cols.valid("order")
+    assert valid is not None and valid.tolist() == [v is not None for v in values]
+    keep = np.array([i % 3 != 0 for i in range(len(values))])
+    got = cols.compress("order", keep, 2, np.int8, 0, 4)
+    want = [2 if v is None else min(max(v, 0), 4)
+            for v, k in zip(values, keep, strict=True) if k]
+    assert got.dtype == np.int8 and got.tolist() == want
