@@ -109,3 +109,16 @@ def test_column_views_match_the_column_across_chunks() -> None:
     want = [2 if v is None else min(max(v, 0), 4)
             for v, k in zip(values, keep, strict=True) if k]
     assert got.dtype == np.int8 and got.tolist() == want
+
+
+def test_user_allocation_pages_per_cpu_are_exact() -> None:
+    """SYNTHETIC: pages per CPU of the selected user allocations, one per row plus the
+    larger ones' extra pages, exact for an order-60 allocation."""
+    from xpfotrace.engine.prepare import USER_ALLOC, user_allocs
+
+    a = _actions([10, 20, 30, 40], [0, 60, 3, 0], [0, 0, 1, 1])
+    a.kind[:] = USER_ALLOC
+    ua = user_allocs(a, 2)
+    assert ua.pages_per_cpu(np.array([True, True, True, False])).tolist() == [
+        1 + (1 << 60), 8]
+    assert ua.pages_per_cpu(np.array([False, False, True, True])).tolist() == [0, 9]

@@ -40,6 +40,15 @@ def per_cpu(cpu: npt.NDArray[np.integer], n_cpus: int) -> I64:
     return bincount(cpu, n_cpus)[:n_cpus]
 
 
+def weighted(cpu: npt.NDArray[np.integer], weights: I64, n_cpus: int) -> I64:
+    """The sum of integer ``weights`` per CPU 0 .. n_cpus-1, exactly (``np.bincount``
+    sums weights as float64, inexact past 2^53: pages of an order-62 allocation)."""
+    out = np.zeros(n_cpus, dtype=np.int64)
+    keep = cpu < n_cpus
+    np.add.at(out, np.compress(keep, cpu), np.compress(keep, weights))
+    return out
+
+
 class CpuCounts:
     """Counts per CPU 0 .. n_cpus-1 over one fixed set of rows; rows of CPUs past
     n_cpus (past N_trace: they do not replay) are never counted."""
@@ -67,5 +76,4 @@ class CpuCounts:
         if self.one_hot is not None:
             return np.array([int(np.sum(weights, where=h)) for h in self.one_hot],
                             dtype=np.int64)
-        out = np.bincount(self.cpu, weights=weights, minlength=self.n_cpus)[:self.n_cpus]
-        return np.rint(out).astype(np.int64)
+        return weighted(self.cpu, weights, self.n_cpus)

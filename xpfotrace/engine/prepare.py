@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from .. import gfp
 from ..trace import Codes
-from .percpu import BLOCK, CpuCounts, bincount, per_cpu
+from .percpu import BLOCK, CpuCounts, bincount, per_cpu, weighted
 
 # numpy.ma is imported with the engine, not inside a replay: Polars' NumPy-to-Series
 # conversion asks for np.ma, whose first (lazy) import costs about 15 ms.
@@ -195,10 +195,9 @@ class UserAllocs:
         """Pages per CPU of the rows ``where`` selects: one per row, plus the extra
         pages of the larger rows (no full-size weights)."""
         few = np.take(where, self.multi)
-        extra = np.bincount(np.compress(few, self.multi_cpu),
-                            weights=np.compress(few, self.multi_extra),
-                            minlength=self.by_cpu.n_cpus)[:self.by_cpu.n_cpus]
-        return self.by_cpu.count(where) + np.rint(extra).astype(np.int64)
+        extra = weighted(np.compress(few, self.multi_cpu), np.compress(few, self.multi_extra),
+                         self.by_cpu.n_cpus)
+        return self.by_cpu.count(where) + extra
 
 
 @dataclass

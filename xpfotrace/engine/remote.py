@@ -204,19 +204,22 @@ class _Combo:
     rset: int  # 0: all requests, 1: a partial last replica's
 
 
+def _on_cpus_below(n: int, cpu: I64, *more: I64) -> list[I64]:
+    """``cpu`` and the arrays beside it, without the rows of CPUs n and up."""
+    if not len(cpu) or int(cpu.max()) < n:
+        return [cpu, *more]
+    keep = cpu < n
+    return [a[keep] for a in (cpu, *more)]
+
+
 class _Plan:
     """Everything the counts need, for one variant's timeline on N virtual CPUs."""
 
     def __init__(self, tl: Timeline, proj: Projection) -> None:
-        ts, cpu, w, row = tl.ts, tl.cpu, tl.w, tl.row
-        sw_ts, sw_cpu, sw_row = tl.sw_ts, tl.sw_cpu, tl.sw_row
         n_trace = proj.n_trace
-        if len(cpu) and int(cpu.max()) >= n_trace:  # CPUs past N_trace do not replay
-            keep = cpu < n_trace
-            ts, cpu, w, row = ts[keep], cpu[keep], w[keep], row[keep]
-        if len(sw_cpu) and int(sw_cpu.max()) >= n_trace:
-            keep = sw_cpu < n_trace
-            sw_ts, sw_cpu, sw_row = sw_ts[keep], sw_cpu[keep], sw_row[keep]
+        # CPUs past N_trace do not replay
+        cpu, ts, w, row = _on_cpus_below(n_trace, tl.cpu, tl.ts, tl.w, tl.row)
+        sw_cpu, sw_ts, sw_row = _on_cpus_below(n_trace, tl.sw_cpu, tl.sw_ts, tl.sw_row)
         d = self.period = proj.period
         k = self.k = proj.replicas
         self.n, self.n_trace = proj.n, n_trace

@@ -31,8 +31,6 @@ from .prepare import (
     BOOL,
     I8,
     I64,
-    REFILL_MOVABLE,
-    REFILL_OTHER,
     Frames,
     Prepared,
 )
@@ -133,9 +131,8 @@ def state_pass(p: Prepared, *, batch: bool, lazy: bool) -> StateResult:
     rank, req_n = np.compress(rows, ua.rank), np.compress(rows, n)
     if batch and len(p.runs):
         # one full request per marked run, at the run's last event
-        refills = (a.kind == REFILL_MOVABLE) | (a.kind == REFILL_OTHER)
         run_marked = np.zeros(len(p.runs), dtype=bool)
-        run_marked[a.run[refills & marked]] = True
+        run_marked[a.run[marked & (a.run >= 0)]] = True  # (run >= 0: the refill actions)
         r = p.runs
         counts["refill_requests"] = per_cpu(r.cpu[run_marked], p.cpus)
         counts["refill_runs"] = per_cpu(r.cpu, p.cpus)
