@@ -115,6 +115,28 @@ class CountingReader:
         self.decompressed += len(data)
         return data
 
+    def read_into(self, view: memoryview) -> int:
+        """Fill ``view`` from the stream as far as it goes; returns the bytes read
+        (fewer than ``len(view)`` only at the end). Saves a copy of every chunk."""
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is None:  # the zstd frame reader
+            data = self.read(len(view))
+            view[:len(data)] = data
+            return len(data)
+        got = 0
+        try:
+            while got < len(view):
+                n = readinto(view[got:])
+                if not n:
+                    break
+                got += n
+        except (EOFError, OSError, lzma.LZMAError) as exc:
+            what = self.compression or "file"
+            raise InputError(self.path, f"corrupt or truncated {what} data ({exc})",
+                             offset=self.raw_pos) from None
+        self.decompressed += got
+        return got
+
     def close(self) -> None:
         try:
             if self._stream is not self._raw:

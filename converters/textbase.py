@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 from polars.datatypes import IntegerType
@@ -23,7 +24,9 @@ from xpfotrace.errors import InputError
 from xpfotrace.trace import DEFAULT_CHUNK_BYTES, ProgressFn
 from xpfotrace.traceinfo import TraceInfo
 
+from . import textfast
 from .compression import CountingReader
+from .textfast import ROWS_SCHEMA
 
 MAX_ORDER = 20  # larger orders are malformed lines, not huge pages
 
@@ -53,6 +56,8 @@ class TextFormat:
     anchor: str
     head: Callable[[pl.Expr], tuple[pl.Expr, pl.Expr]]  # text before the anchor -> comm, pid
     header: Callable[[pl.DataFrame, TraceInfo], None]
+    #: the compiled fast path (``textfast``) reads this format's event lines
+    fast: bool = False
 
     def split_lines(self, df: pl.DataFrame) -> pl.DataFrame:
         """Columns comm pid cpu sec frac event rest (null on lines that are no events)."""
@@ -86,36 +91,50 @@ def cut_suffix(text: pl.Expr, suffix: pl.Expr) -> pl.Expr:
 
 
 def iter_line_chunks(reader: CountingReader, chunk_bytes: int,
-                     on_cut: Callable[[int], None] | None = None,
-                     ) -> Iterator[tuple[bytes, int]]:
-    """Yield (whole lines as bytes, number of the first line, 1-based) for bounded chunks
-    of a stream; the caller splits them (in a worker thread: decoding is real work).
+                     on_cut: Callable[[], None] | None = None, *, ring: int = 3,
+                     ) -> Iterator[memoryview]:
+    """Yield bounded chunks of whole lines of a stream (without the last newline); the
+    caller splits and numbers them (in a worker thread: that is real work).
+
+    The stream is read straight into ``ring`` buffers that are used in turn, so a
+    chunk costs no copy and no fresh memory: a yielded chunk stays valid until
+    ``ring - 1`` more chunks have been yielded (``read_text`` is done with each
+    chunk before the next one is read).
 
     A last line without its newline was cut off (traces end every line with one):
-    it is not yielded but reported to ``on_cut`` with its line number.
+    it is not yielded but reported to ``on_cut`` (it is the line after the last chunk's).
     """
+    slack = 1 << 16  # room for the start of a line that the last chunk cut
+    bufs: list[bytearray] = []
+    turn = 0
     pending = b""
-    line_no = 1
     while True:
-        data = reader.read(chunk_bytes)
-        if not data:
+        need = len(pending) + chunk_bytes
+        if turn == len(bufs):
+            bufs.append(bytearray(need + slack))
+        elif len(bufs[turn]) < need:  # a line longer than the slack
+            bufs[turn] = bytearray(need + slack)
+        buf = bufs[turn]
+        view = memoryview(buf)
+        view[:len(pending)] = pending
+        got = reader.read_into(view[len(pending):need])
+        if not got:
             break
-        buf = pending + data
-        cut = buf.rfind(b"\n")
+        end = len(pending) + got
+        cut = buf.rfind(b"\n", 0, end)
+        pending = bytes(view[cut + 1:end])  # all of it when no newline came (a long line)
         if cut < 0:
-            pending = buf
             continue
-        pending = buf[cut + 1:]
-        chunk = buf[:cut]
-        yield chunk, line_no
-        line_no += chunk.count(b"\n") + 1
+        yield view[:cut]
+        turn = (turn + 1) % ring
     if pending.strip() and on_cut is not None:
-        on_cut(line_no)
+        on_cut()
 
 
-def _split(buf: bytes) -> pl.Series:
+def _split(buf: bytes | memoryview) -> pl.Series:
     """Lines of a chunk. Valid UTF-8 (nearly every trace) is checked and split inside
     Polars without holding the GIL; anything else is decoded with U+FFFD replacements."""
+    buf = bytes(buf)
     try:
         text = pl.Series("line", [buf], dtype=pl.Binary).cast(pl.String)
     except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError):
@@ -236,27 +255,62 @@ def parse_event_fields(ev: pl.DataFrame) -> pl.DataFrame:
                    .fill_null(False).alias("_ok"))
 
 
-def _empty_columns(df: pl.DataFrame) -> pl.DataFrame:
-    # untyped nulls; to_arrow's cast to EVENT_SCHEMA gives them their types
-    missing = [pl.lit(None).alias(f.name) for f in schema.EVENT_SCHEMA
-               if f.name not in df.columns]
+def _empty_columns(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    # untyped nulls; the cast to the Arrow schema gives them their types
+    missing = [pl.lit(None).alias(name) for name in names if name not in df.columns]
     return df.with_columns(missing) if missing else df
 
 
 def to_arrow(df: pl.DataFrame) -> pa.Table:
     """Select and cast the schema's columns into an Arrow table of EVENT_SCHEMA."""
-    df = _empty_columns(df).select(schema.COLUMNS)
+    df = _empty_columns(df, schema.EVENT_SCHEMA.names).select(schema.COLUMNS)
     return df.to_arrow().cast(schema.EVENT_SCHEMA)
 
 
-def _parse_chunk(fmt: TextFormat, chunk: bytes,
-                 first_line: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(parsed event rows with ``_ok``, non-event lines) of one chunk; no shared state,
-    so chunks can be parsed concurrently (Polars releases the GIL)."""
-    lines = _split(chunk)
-    df = fmt.split_lines(pl.DataFrame({"line": lines}).with_row_index("ln", offset=first_line))
+def _rows(ev: pl.DataFrame) -> pa.Table:
+    """Well-formed rows of the Polars path as an Arrow table of ROWS_SCHEMA."""
+    df = _empty_columns(ev, ROWS_SCHEMA.names).select(ROWS_SCHEMA.names)
+    return df.to_arrow().cast(ROWS_SCHEMA)
+
+
+@dataclass
+class _Chunk:
+    """One parsed chunk: well-formed rows of the fast path (``fast``) and of the Polars
+    path (``ev``, with ``_ok``), and the lines that are no events (``other``). Line
+    numbers (``ln``) count from 0 within the chunk; the chunk has ``lines`` lines."""
+
+    fast: pa.Table | None
+    ev: pl.DataFrame
+    other: pl.DataFrame
+    lines: int
+
+
+def _parse_lines(fmt: TextFormat, lines: pl.Series, ln: np.ndarray | None = None) -> _Chunk:
+    """The Polars path over ``lines``, numbered 0, 1, ... or by ``ln``."""
+    frame = pl.DataFrame({"line": lines})
+    if ln is None:
+        frame = frame.with_row_index("ln").with_columns(pl.col("ln").cast(pl.Int64))
+    else:
+        frame = frame.with_columns(pl.Series("ln", ln, dtype=pl.Int64))
+    df = fmt.split_lines(frame)
     is_ev = pl.col("event").is_not_null()
-    return parse_event_fields(df.filter(is_ev).drop("line")), df.filter(~is_ev)
+    return _Chunk(None, parse_event_fields(df.filter(is_ev).drop("line")), df.filter(~is_ev),
+                  lines.len())
+
+
+def _parse_chunk(fmt: TextFormat, chunk: memoryview) -> _Chunk:
+    """Parse one chunk; no shared state, so chunks can be parsed concurrently (Polars
+    and the compiled kernel release the GIL)."""
+    if fmt.fast and textfast.available():
+        fc = textfast.parse(chunk)
+        if fc.rejected_ln.size:
+            out = _parse_lines(fmt, _split(fc.rejected), fc.rejected_ln)
+        else:
+            out = _Chunk(None, pl.DataFrame(), pl.DataFrame(), 0)
+        out.fast = fc.table
+        out.lines = fc.lines
+        return out
+    return _parse_lines(fmt, _split(chunk))
 
 
 def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
@@ -274,33 +328,55 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
     names: set[str] = set()
     last_ts: dict[int, int] = {}
 
-    def cut(line_no: int) -> None:
-        info.cut_last_line = line_no
+    line_no = 1  # of the next chunk's first line
+    cut_off = False
 
-    def finish(ev: pl.DataFrame, other: pl.DataFrame) -> pa.Table | None:
-        nonlocal seq
-        fmt.header(other, info)
-        _account_non_events(other, info)
-        bad = ev.filter(~pl.col("_ok"))
-        if bad.height:
-            _skip(info, bad.height, bad.select(pl.col("ln").min()).item())
-        ev = ev.filter(pl.col("_ok"))
-        if not ev.height:
+    def cut() -> None:
+        nonlocal cut_off
+        cut_off = True
+
+    def finish(chunk: _Chunk) -> pa.Table | None:
+        nonlocal seq, line_no
+        first, line_no = line_no, line_no + chunk.lines
+        ev, other = chunk.ev, chunk.other  # line numbers from 0 in the chunk
+        if other.height:
+            other = other.with_columns(pl.col("ln") + first)
+        if other.height:
+            fmt.header(other, info)
+            _account_non_events(other, info)
+        parts = [] if chunk.fast is None else [chunk.fast]
+        if ev.height:
+            bad = ev.filter(~pl.col("_ok"))
+            if bad.height:
+                _skip(info, bad.height, bad.select(pl.col("ln").min()).item() + first)
+            good = ev.filter(pl.col("_ok"))
+            if good.height:
+                parts.append(_rows(good))
+        parts = [t for t in parts if t.num_rows]
+        if not parts:
             return None
-        ev = ev.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + seq).alias("seq"))
-        seq += ev.height
-        info.max_cpu = max(info.max_cpu, ev.select(pl.col("cpu").max()).item())
-        names.update(ev["event"].unique().to_list())
-        _track_order(ev, info, last_ts)
-        return to_arrow(ev)
+        rows = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+        if len(parts) > 1:  # the fast path's rows and the others, back in line order
+            rows = rows.take(np.argsort(rows.column("ln").to_numpy(), kind="stable"))
+        n = rows.num_rows
+        facts = pl.from_arrow(rows.select(["cpu", "ts", "event"]))
+        assert isinstance(facts, pl.DataFrame)
+        info.max_cpu = max(info.max_cpu, facts.select(pl.col("cpu").max()).item())
+        names.update(facts["event"].unique().to_list())
+        _track_order(facts, info, last_ts)
+        cols = [rows.column(name) if name != "seq"
+                else pa.array(np.arange(seq, seq + n, dtype=np.int64))
+                for name in schema.COLUMNS]
+        seq += n
+        return pa.Table.from_arrays(cols, schema=schema.EVENT_SCHEMA)
 
     with CountingReader(path) as reader, ThreadPoolExecutor(max_workers=2) as pool:
         last_pos = 0
-        pending: deque[Future[tuple[pl.DataFrame, pl.DataFrame]]] = deque()
-        for chunk, first_line in iter_line_chunks(reader, chunk_bytes, cut):
-            pending.append(pool.submit(_parse_chunk, fmt, chunk, first_line))
+        pending: deque[Future[_Chunk]] = deque()
+        for chunk in iter_line_chunks(reader, chunk_bytes, cut):
+            pending.append(pool.submit(_parse_chunk, fmt, chunk))
             if len(pending) >= 2:  # at most two chunks in flight: memory stays bounded
-                table = finish(*pending.popleft().result())
+                table = finish(pending.popleft().result())
                 if table is not None:
                     yield table
             if progress is not None:
@@ -308,9 +384,11 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
                 progress(pos - last_pos)
                 last_pos = pos
         while pending:
-            table = finish(*pending.popleft().result())
+            table = finish(pending.popleft().result())
             if table is not None:
                 yield table
+    if cut_off:
+        info.cut_last_line = line_no
     info.events = seq
     if seq == 0:
         raise InputError(path, f"no trace events found (read as {fmt.name})")

@@ -1,0 +1,576 @@
+"""The Numba kernel behind :mod:`converters.textfast` (importing this compiles it, or
+loads it from Numba's cache).
+
+Each rule here mirrors one expression of the Polars path (``textbase``,
+``tracefs_text``); the comment above each helper names the expression. The kernel
+accepts a line only when its reading is certain to equal the Polars one; any doubt
+rejects the line to that path. Only printable ASCII is accepted, so whitespace is
+the space byte and ``\\w``/``\\d`` are ASCII.
+"""
+
+# mypy: ignore-errors
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+SP = 32
+MAX_ORDER = 20
+
+# event names, each followed by ':' in the line
+_E_ALLOC = np.frombuffer(b"mm_page_alloc", dtype=np.uint8)
+_E_FREE = np.frombuffer(b"mm_page_free", dtype=np.uint8)
+_E_FREE_B = np.frombuffer(b"mm_page_free_batched", dtype=np.uint8)
+_E_ZONE = np.frombuffer(b"mm_page_alloc_zone_locked", dtype=np.uint8)
+_E_DRAIN = np.frombuffer(b"mm_page_pcpu_drain", dtype=np.uint8)
+_E_SWITCH = np.frombuffer(b"sched_switch", dtype=np.uint8)
+_E_TLB = np.frombuffer(b"tlb_flush", dtype=np.uint8)
+
+_K_PFN = np.frombuffer(b"pfn=", dtype=np.uint8)
+_K_ORDER = np.frombuffer(b"order=", dtype=np.uint8)
+_K_GFP = np.frombuffer(b"gfp_flags=", dtype=np.uint8)
+_K_MIG = np.frombuffer(b"migratetype=", dtype=np.uint8)
+_K_REFILL = np.frombuffer(b"percpu_refill=", dtype=np.uint8)
+_K_NULLPAGE = np.frombuffer(b"page=(null)", dtype=np.uint8)
+_K_PREV_COMM = np.frombuffer(b"prev_comm=", dtype=np.uint8)
+_K_PREV_PID = np.frombuffer(b" prev_pid=", dtype=np.uint8)
+_K_NEXT_COMM = np.frombuffer(b"next_comm=", dtype=np.uint8)
+_K_NEXT_PID = np.frombuffer(b" next_pid=", dtype=np.uint8)
+_K_REASON = np.frombuffer(b"reason", dtype=np.uint8)
+_K_PAGES = np.frombuffer(b"pages", dtype=np.uint8)
+
+
+@njit(inline="always", cache=True)
+def _digit(c):
+    return 48 <= c <= 57
+
+
+@njit(inline="always", cache=True)
+def _word(c):  # \w in ASCII
+    return (48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122) or c == 95
+
+
+@njit(inline="always", cache=True)
+def _hex(c):
+    return (48 <= c <= 57) or (65 <= c <= 70) or (97 <= c <= 102)
+
+
+@njit(cache=True, inline="always")
+def _at(buf, pos, end, key):
+    """buf[pos:] starts with key (within end)."""
+    n = key.size
+    if pos + n > end:
+        return False
+    for i in range(n):
+        if buf[pos + i] != key[i]:
+            return False
+    return True
+
+
+@njit(cache=True, inline="always")
+def _find(buf, pos, end, key):
+    """First position >= pos where key occurs before end, or -1."""
+    n = key.size
+    first = key[0]
+    last = end - n
+    while pos <= last:
+        if buf[pos] == first and _at(buf, pos, end, key):
+            return pos
+        pos += 1
+    return -1
+
+
+@njit(cache=True, inline="always")
+def _digits_end(buf, pos, end):
+    while pos < end and _digit(buf[pos]):
+        pos += 1
+    return pos
+
+
+@njit(cache=True, inline="always")
+def _int_at(buf, s, e):
+    """Decimal value of buf[s:e] (an optional '-' then digits, already checked)."""
+    neg = buf[s] == 45
+    if neg:
+        s += 1
+    v = 0
+    for i in range(s, e):
+        v = v * 10 + (buf[i] - 48)
+    return -v if neg else v
+
+
+@njit(cache=True, inline="always")
+def _signed(buf, pos, end):
+    """End of ``-?\\d+`` at pos, or -1."""
+    p = pos
+    if p < end and buf[p] == 45:
+        p += 1
+    q = _digits_end(buf, p, end)
+    return q if q > p else -1
+
+
+@njit(cache=True, inline="always")
+def _fits(s, e, max_digits, buf):
+    """At most max_digits digits (a sign aside): no overflow in the target type."""
+    if buf[s] == 45:
+        s += 1
+    return e - s <= max_digits
+
+
+@njit(cache=True, inline="always")
+def _event_code(buf, s, e):
+    n = e - s
+    if n == 13 and _at(buf, s, e, _E_ALLOC):
+        return 1
+    if n == 12 and _at(buf, s, e, _E_FREE):
+        return 2
+    if n == 20 and _at(buf, s, e, _E_FREE_B):
+        return 3
+    if n == 25 and _at(buf, s, e, _E_ZONE):
+        return 4
+    if n == 18 and _at(buf, s, e, _E_DRAIN):
+        return 5
+    if n == 12 and _at(buf, s, e, _E_SWITCH):
+        return 6
+    if n == 9 and _at(buf, s, e, _E_TLB):
+        return 7
+    return 0
+
+
+@njit(cache=True, inline="always")
+def _stamp(buf, s, e):
+    """``\\d+\\.\\d+:`` exactly on buf[s:e] -> position of '.', else -1."""
+    p = _digits_end(buf, s, e)
+    if p == s or p >= e or buf[p] != 46:
+        return -1
+    q = _digits_end(buf, p + 1, e)
+    if q == p + 1 or q != e - 1 or buf[q] != 58:
+        return -1
+    return p
+
+
+@njit(cache=True, inline="always")
+def _token_end(buf, pos, end):
+    while pos < end and buf[pos] != SP:
+        pos += 1
+    return pos
+
+
+@njit(cache=True, inline="always")
+def _spaces_end(buf, pos, end):
+    while pos < end and buf[pos] == SP:
+        pos += 1
+    return pos
+
+
+@njit(cache=True, inline="always")
+def _word_colon(buf, pos, end):
+    """``\\w+:`` at pos -> position of ':' or -1."""
+    p = pos
+    while p < end and _word(buf[p]):
+        p += 1
+    if p == pos or p >= end or buf[p] != 58:
+        return -1
+    return p
+
+
+@njit(nogil=True, cache=True)
+def scan(buf, starts, ends, clean):
+    n = starts.size
+    ln = np.empty(n, np.int64)
+    ev = np.empty(n, np.int8)
+    ts = np.empty(n, np.int64)
+    cpu = np.empty(n, np.int32)
+    pid = np.empty(n, np.int32)
+    pfn = np.zeros(n, np.uint64)
+    pfn_ok = np.zeros(n, np.bool_)
+    order = np.zeros(n, np.int32)
+    order_ok = np.zeros(n, np.bool_)
+    mig = np.zeros(n, np.int32)
+    mig_ok = np.zeros(n, np.bool_)
+    refill = np.zeros(n, np.int32)
+    refill_ok = np.zeros(n, np.bool_)
+    prev_pid = np.zeros(n, np.int32)
+    next_pid = np.zeros(n, np.int32)
+    tlb_pages = np.zeros(n, np.int64)
+    tlb_pages_ok = np.zeros(n, np.bool_)
+    tlb_reason = np.zeros(n, np.int32)
+    # string spans: rows 0-4 starts (-1: null), 5-9 ends, for
+    # comm, event, gfp_flags, prev_comm, next_comm
+    spans = np.full((10, n), -1, np.int64)
+    rejected = np.empty(n, np.int64)
+    nrej = 0
+    k = 0
+    for i in range(n):
+        ls = starts[i]
+        le = ends[i]
+        ok = True
+        br = ls
+        while br < le and buf[br] != 91:
+            br += 1
+        if not clean[i] or br == le:
+            rejected[nrej] = i
+            nrej += 1
+            continue
+        # --- the anchor at the first '[':
+        # \[\d+\]\s+(?:[^\s\[\]]{4,5}\s+)?\d+\.\d+:\s+\w+:\s*
+        cs = br + 1
+        ce = _digits_end(buf, cs, le)
+        t1s = _spaces_end(buf, ce + 1, le)
+        if ce == cs or ce >= le or buf[ce] != 93 or t1s == ce + 1 or ce - cs > 9:
+            rejected[nrej] = i
+            nrej += 1
+            continue
+        t1e = _token_end(buf, t1s, le)
+        t2s = _spaces_end(buf, t1e, le)
+        if t2s == t1e or t2s >= le:
+            rejected[nrej] = i
+            nrej += 1
+            continue
+        t2e = _token_end(buf, t2s, le)
+        # option A: flags then the stamp (the regex prefers it)
+        stamp_s = -1
+        dot = -1
+        ev_s = -1
+        flags = False
+        if t1e - t1s == 4 or t1e - t1s == 5:
+            flags = True
+            for p in range(t1s, t1e):
+                if buf[p] == 91 or buf[p] == 93:
+                    flags = False
+            if flags:
+                t3s = _spaces_end(buf, t2e, le)
+                d = _stamp(buf, t2s, t2e)
+                if d >= 0 and t3s > t2e and _word_colon(buf, t3s, le) >= 0:
+                    stamp_s = t2s
+                    dot = d
+                    ev_s = t3s
+                    # a stamp-like flags token would be read as the stamp
+                    for p in range(t1s, t1e):
+                        if buf[p] == 58:
+                            ok = False
+                else:
+                    flags = False
+        if not flags:
+            d = _stamp(buf, t1s, t1e)
+            if d >= 0 and _word_colon(buf, t2s, le) >= 0:
+                stamp_s = t1s
+                dot = d
+                ev_s = t2s
+        if not ok or stamp_s < 0:
+            rejected[nrej] = i
+            nrej += 1
+            continue
+        ev_e = _word_colon(buf, ev_s, le)
+        rs = _spaces_end(buf, ev_e + 1, le)
+        # --- stamp: sec * 1e9 + frac[:9] padded with zeros
+        sec_e = dot
+        frac_s = dot + 1
+        frac_e = _digits_end(buf, frac_s, le)
+        if sec_e - stamp_s > 9:
+            rejected[nrej] = i
+            nrej += 1
+            continue
+        sec = _int_at(buf, stamp_s, sec_e)
+        frac = 0
+        for j in range(9):
+            frac = frac * 10 + (buf[frac_s + j] - 48 if frac_s + j < frac_e else 0)
+        # --- head: text before the anchor, ending in whitespace
+        if br == ls or buf[br - 1] != SP:
+            rejected[nrej] = i
+            nrej += 1
+            continue
+        r = br
+        while r > ls and buf[r - 1] == SP:
+            r -= 1
+        # \s+\(\s*[-\d]+\)\s+$ -> " "
+        if r > ls and buf[r - 1] == 41:
+            j = r - 2
+            while j >= ls and (_digit(buf[j]) or buf[j] == 45):
+                j -= 1
+            if j < r - 2:
+                while j >= ls and buf[j] == SP:
+                    j -= 1
+                if j > ls and buf[j] == 40 and buf[j - 1] == SP:
+                    q = j - 1
+                    while q >= ls and buf[q] == SP:
+                        q -= 1
+                    r = q + 1
+        t_s = _spaces_end(buf, ls, r)
+        # pid: -\d+$ of the stripped text
+        d = r
+        while d > t_s and _digit(buf[d - 1]):
+            d -= 1
+        if d == r or d == t_s or buf[d - 1] != 45 or r - d > 9:
+            rejected[nrej] = i
+            nrej += 1
+            continue
+        c_e = d - 1
+        while c_e > t_s and buf[c_e - 1] == SP:
+            c_e -= 1
+        # --- the event's fields
+        code = _event_code(buf, ev_s, ev_e)
+        re_ = le
+        if 1 <= code <= 5:
+            # one pass over the fields, keeping each key's leftmost valid match:
+            # pfn      (?:^|\s)pfn=(?:0[xX][0-9a-fA-F]+|\d+)(?:\s|$)  (hex tried first)
+            # order    (?:^|\s)order=-?\d+(?:\s|$)
+            # gfp      gfp_flags=\S+
+            # mig      migratetype=-?\d+(?:\s|$)   refill  percpu_refill=-?\d+(?:\s|$)
+            # and whether page=\(null\) occurs
+            vs = ve = os_ = oe = gs = ms = me = fs = fe = -1
+            hexa = False
+            has_null = False
+            for p in range(rs, re_):
+                c = buf[p]
+                if c == 112:  # p
+                    if vs < 0 and (p == rs or buf[p - 1] == SP) and _at(buf, p, re_, _K_PFN):
+                        v = p + 4
+                        if (v + 2 < re_ and buf[v] == 48
+                                and (buf[v + 1] == 120 or buf[v + 1] == 88)):
+                            q = v + 2
+                            while q < re_ and _hex(buf[q]):
+                                q += 1
+                            if q > v + 2 and (q == re_ or buf[q] == SP):
+                                vs, ve, hexa = v + 2, q, True
+                        if vs < 0:
+                            q = _digits_end(buf, v, re_)
+                            if q > v and (q == re_ or buf[q] == SP):
+                                vs, ve = v, q
+                    if not has_null and _at(buf, p, re_, _K_NULLPAGE):
+                        has_null = True
+                    if fs < 0 and _at(buf, p, re_, _K_REFILL):
+                        q = _signed(buf, p + 14, re_)
+                        if q >= 0 and (q == re_ or buf[q] == SP):
+                            fs, fe = p + 14, q
+                elif c == 111:  # o
+                    if os_ < 0 and (p == rs or buf[p - 1] == SP) and _at(buf, p, re_, _K_ORDER):
+                        q = _signed(buf, p + 6, re_)
+                        if q >= 0 and (q == re_ or buf[q] == SP):
+                            os_, oe = p + 6, q
+                elif c == 103:  # g
+                    if gs < 0 and _at(buf, p, re_, _K_GFP) and p + 10 < re_ and buf[p + 10] != SP:
+                        gs = p + 10
+                elif c == 109:  # m
+                    if ms < 0 and _at(buf, p, re_, _K_MIG):
+                        q = _signed(buf, p + 12, re_)
+                        if q >= 0 and (q == re_ or buf[q] == SP):
+                            ms, me = p + 12, q
+            null_page = code == 1 and has_null
+            if not ok or (vs < 0 and not null_page):
+                rejected[nrej] = i
+                nrej += 1
+                continue
+            if null_page:
+                pfn_ok[k] = False
+            else:
+                if hexa:
+                    if ve - vs > 16:
+                        ok = False
+                    v = np.uint64(0)
+                    for q in range(vs, ve):
+                        c = buf[q]
+                        h = c - 48 if c <= 57 else (c - 55 if c <= 70 else c - 87)
+                        v = v * np.uint64(16) + np.uint64(h)
+                    pfn[k] = v
+                else:
+                    if ve - vs > 19:
+                        ok = False
+                    v = np.uint64(0)
+                    for q in range(vs, ve):
+                        v = v * np.uint64(10) + np.uint64(buf[q] - 48)
+                    pfn[k] = v
+                pfn_ok[k] = True
+            if os_ >= 0:
+                if not _fits(os_, oe, 9, buf):
+                    ok = False
+                else:
+                    o = _int_at(buf, os_, oe)
+                    order[k] = o
+                    order_ok[k] = True
+                    if o < 0 or o > MAX_ORDER:
+                        ok = False
+            elif code == 3:
+                order[k] = 0
+                order_ok[k] = True
+            else:
+                ok = False
+            if gs >= 0:
+                spans[2, k] = gs
+                spans[7, k] = _token_end(buf, gs, re_)
+            if code == 1 and spans[2, k] < 0:
+                ok = False
+            if ms >= 0:
+                if _fits(ms, me, 9, buf):
+                    mig[k] = _int_at(buf, ms, me)
+                    mig_ok[k] = True
+                else:
+                    ok = False
+            if fs >= 0:
+                if _fits(fs, fe, 9, buf):
+                    refill[k] = _int_at(buf, fs, fe)
+                    refill_ok[k] = True
+                else:
+                    ok = False
+            if code == 4 and not (mig_ok[k] and refill_ok[k]):
+                ok = False
+        elif code == 6:
+            # prev_comm=(.*?) prev_pid=(-?\d+), and next_ the same
+            for side in range(2):
+                kc = _K_PREV_COMM if side == 0 else _K_NEXT_COMM
+                kp = _K_PREV_PID if side == 0 else _K_NEXT_PID
+                p = _find(buf, rs, re_, kc)
+                if p < 0:
+                    ok = False
+                    break
+                c0 = p + kc.size
+                pos = c0
+                found = -1
+                q = -1
+                while True:
+                    m = _find(buf, pos, re_, kp)
+                    if m < 0:
+                        break
+                    q = _signed(buf, m + kp.size, re_)
+                    if q >= 0:
+                        found = m
+                        break
+                    pos = m + 1
+                if found < 0:
+                    ok = False
+                    break
+                v = found + kp.size
+                if not _fits(v, q, 9, buf):
+                    ok = False
+                    break
+                spans[3 + side, k] = c0
+                spans[8 + side, k] = found
+                if side == 0:
+                    prev_pid[k] = _int_at(buf, v, q)
+                else:
+                    next_pid[k] = _int_at(buf, v, q)
+        elif code == 7:
+            # reason: \((-?\d+)\)\s*$ first, then reason[:=](-?\d+)\b
+            e = re_
+            while e > rs and buf[e - 1] == SP:
+                e -= 1
+            got = False
+            if e > rs and buf[e - 1] == 41:
+                d2 = e - 1
+                while d2 > rs and _digit(buf[d2 - 1]):
+                    d2 -= 1
+                if d2 < e - 1:
+                    s2 = d2
+                    if s2 > rs and buf[s2 - 1] == 45:
+                        s2 -= 1
+                    if s2 > rs and buf[s2 - 1] == 40:
+                        if _fits(s2, e - 1, 9, buf):
+                            tlb_reason[k] = _int_at(buf, s2, e - 1)
+                            got = True
+                        else:
+                            ok = False
+            if not got and ok:
+                pos = rs
+                while True:
+                    p = _find(buf, pos, re_, _K_REASON)
+                    if p < 0:
+                        break
+                    v = p + 6
+                    if v < re_ and (buf[v] == 58 or buf[v] == 61):
+                        q = _signed(buf, v + 1, re_)
+                        if q >= 0 and (q == re_ or not _word(buf[q])):
+                            if _fits(v + 1, q, 9, buf):
+                                tlb_reason[k] = _int_at(buf, v + 1, q)
+                                got = True
+                            else:
+                                ok = False
+                            break
+                    pos = p + 1
+            if not got:
+                ok = False
+            # pages[:=](-?\d+)(?:\s|$)
+            pos = rs
+            while ok:
+                p = _find(buf, pos, re_, _K_PAGES)
+                if p < 0:
+                    break
+                v = p + 5
+                if v < re_ and (buf[v] == 58 or buf[v] == 61):
+                    q = _signed(buf, v + 1, re_)
+                    if q >= 0 and (q == re_ or buf[q] == SP):
+                        if _fits(v + 1, q, 18, buf):
+                            tlb_pages[k] = _int_at(buf, v + 1, q)
+                            tlb_pages_ok[k] = True
+                        else:
+                            ok = False
+                        break
+                pos = p + 1
+        if not ok:
+            # this row's optional fields may be half set: clear them for the next line
+            pfn_ok[k] = False
+            order_ok[k] = False
+            mig_ok[k] = False
+            refill_ok[k] = False
+            tlb_pages_ok[k] = False
+            for r2 in range(10):
+                spans[r2, k] = -1
+            rejected[nrej] = i
+            nrej += 1
+            continue
+        ln[k] = i
+        ev[k] = code
+        ts[k] = sec * 1_000_000_000 + frac
+        cpu[k] = _int_at(buf, cs, ce)
+        pid[k] = _int_at(buf, d, r)
+        spans[0, k] = t_s
+        spans[5, k] = c_e
+        spans[1, k] = ev_s
+        spans[6, k] = ev_e
+        k += 1
+    return (k, ln, ev, ts, cpu, pid, pfn, pfn_ok, order, order_ok, mig, mig_ok, refill,
+            refill_ok, prev_pid, next_pid, tlb_pages, tlb_pages_ok, tlb_reason, spans,
+            rejected[:nrej])
+
+
+@njit(nogil=True, cache=True)
+def lines(buf):
+    """Line starts and ends (newlines excluded) of a chunk without a final newline, and
+    whether each line is printable ASCII only (the lines the kernel may accept)."""
+    n = 1
+    for c in buf:
+        if c == 10:
+            n += 1
+    starts = np.empty(n, np.int64)
+    ends = np.empty(n, np.int64)
+    clean = np.empty(n, np.bool_)
+    starts[0] = 0
+    i = 0
+    bad = False
+    for p in range(buf.size):
+        c = buf[p]
+        if c == 10:
+            ends[i] = p
+            clean[i] = not bad
+            i += 1
+            starts[i] = p + 1
+            bad = False
+        else:
+            bad |= np.uint8(c - np.uint8(32)) > np.uint8(94)
+    ends[i] = buf.size
+    clean[i] = not bad
+    return starts, ends, clean
+
+
+@njit(nogil=True, cache=True)
+def gather(buf, s, lengths, offsets):
+    """Concatenate the spans buf[s[i] : s[i] + lengths[i]] at offsets."""
+    out = np.empty(offsets[-1], np.uint8)
+    for i in range(s.size):
+        n = lengths[i]
+        if n:
+            o = offsets[i]
+            b = s[i]
+            for j in range(n):
+                out[o + j] = buf[b + j]
+    return out
