@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
 import pyarrow as pa
@@ -40,12 +41,25 @@ def atomic_path(out: str) -> Iterator[str]:
 
 
 def write_events(tables: Iterable[pa.Table], info: Callable[[], TraceInfo], out: str) -> int:
-    """Write event tables to ``out``; ``info()`` is read after the last table. Returns rows."""
+    """Write event tables to ``out``; ``info()`` is read after the last table. Returns rows.
+
+    Row groups are encoded on a thread of their own (pyarrow releases the GIL), one at
+    a time, while ``tables`` goes on producing the next one: a converter's parsing
+    does not wait for the writer, and memory stays bounded by two row groups.
+    """
     rows = 0
-    with atomic_path(out) as tmp:
+    with atomic_path(out) as tmp, ThreadPoolExecutor(max_workers=1) as pool:
         writer = pq.ParquetWriter(tmp, schema.EVENT_SCHEMA, compression="zstd",
                                   use_dictionary=["comm", "event", "gfp_flags", "prev_comm",
                                                   "next_comm"])
+        writing: Future[None] | None = None
+
+        def write(table: pa.Table) -> None:
+            nonlocal writing
+            if writing is not None:
+                writing.result()
+            writing = pool.submit(writer.write_table, table, row_group_size=ROW_GROUP_ROWS)
+
         try:
             pending: list[pa.Table] = []
             pending_rows = 0
@@ -57,13 +71,18 @@ def write_events(tables: Iterable[pa.Table], info: Callable[[], TraceInfo], out:
                     # in the middle of the file)
                     table = pa.concat_tables(pending)
                     full = pending_rows - pending_rows % ROW_GROUP_ROWS
-                    writer.write_table(table.slice(0, full), row_group_size=ROW_GROUP_ROWS)
+                    write(table.slice(0, full))
                     rows += full
                     pending, pending_rows = [table.slice(full)], pending_rows - full
             if pending:
-                writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+                write(pa.concat_tables(pending))
                 rows += pending_rows
+            if writing is not None:
+                writing.result()
+                writing = None
             writer.add_key_value_metadata(info().to_metadata())
         finally:
+            if writing is not None:  # an error on the way: let the write end first
+                writing.exception()
             writer.close()
     return rows
