@@ -54,7 +54,11 @@ def _get() -> Callable[..., Any] | None:
             return None
         try:
             from . import _textkernel
-        except ImportError:  # numba missing or broken: the Polars path serves
+
+            # the first call compiles the kernel, or loads it from Numba's cache
+            sample = np.frombuffer(b"a-1 [0] 1.5: tlb_flush: pages:1 (0)", dtype=np.uint8)
+            _textkernel.scan(sample, *_textkernel.lines(sample))
+        except Exception:  # numba missing, too old or broken: the Polars path serves
             _failed = True
             return None
         _kernel = _textkernel.scan

@@ -1,0 +1,181 @@
+"""The compiled fast path of the text converters reads exactly what the Polars path
+reads: on every real text fixture, on hand-made awkward lines, and on random edits of
+real lines. Each comparison converts the same file twice, with and without the kernel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from converters import open_trace, textfast
+from xpfotrace import InputError
+
+HERE = Path(__file__).parent
+TEXT_FIXTURES = sorted(
+    [*HERE.glob("fixtures/**/*.ftrace.txt.zst"), *HERE.glob("fixtures/**/*.tracecmd*.txt.zst"),
+     *HERE.glob("fixtures/**/*.report-t.txt.zst"),
+     *(HERE.parent / "sample_traces").glob("*.ftrace.txt.zst"),
+     *(HERE.parent / "sample_traces").glob("*.tracecmd.txt.zst")])
+
+pytestmark = pytest.mark.skipif(not textfast.available(), reason="numba not installed")
+
+
+def _convert(path: Path, fast: bool, monkeypatch: pytest.MonkeyPatch,
+             chunk_bytes: int = 1 << 24) -> tuple[pa.Table | str, dict[str, object]]:
+    with monkeypatch.context() as m:
+        if not fast:
+            m.setattr(textfast, "_get", lambda: None)
+        try:
+            # the made-up files are tracefs text; the fixtures' format is detected
+            fmt = "tracefs" if path.suffix == ".txt" else None
+            tables, info = open_trace(str(path), fmt, chunk_bytes=chunk_bytes)
+            table = pa.concat_tables(list(tables))
+        except InputError as exc:
+            return str(exc), {}
+    return table, vars(info)
+
+
+def _same(path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int = 1 << 24) -> None:
+    fast, fast_info = _convert(path, True, monkeypatch, chunk_bytes)
+    slow, slow_info = _convert(path, False, monkeypatch, chunk_bytes)
+    if isinstance(fast, pa.Table) and isinstance(slow, pa.Table):
+        for name in slow.column_names:
+            assert fast[name].equals(slow[name]), name
+    else:
+        assert fast == slow
+    assert fast_info == slow_info
+
+
+def test_kernel_reads_most_lines_of_a_real_trace() -> None:
+    data = (HERE / "fixtures/golden/kbuild-1s.ftrace.txt.zst").read_bytes()
+    import zstandard
+
+    text = zstandard.ZstdDecompressor().stream_reader(data).read()
+    chunk = text[:text.rfind(b"\n")]
+    fc = textfast.parse(chunk)
+    assert fc.lines == chunk.count(b"\n") + 1
+    # the header's comment lines go to the Polars path, every event line is read here
+    assert fc.rejected.splitlines() == [x for x in chunk.splitlines() if x.startswith(b"#")]
+    assert fc.table.num_rows == fc.lines - fc.rejected_ln.size
+
+
+@pytest.mark.parametrize("path", TEXT_FIXTURES, ids=lambda p: p.name)
+def test_real_fixtures_read_alike(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _same(path, monkeypatch)
+
+
+def test_real_fixture_in_small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    _same(HERE / "fixtures/real/py-short.tracecmd_R.txt.zst", monkeypatch, chunk_bytes=4096)
+
+
+# SYNTHETIC: lines made by hand, each on an edge of one of the rules.
+AWKWARD = """\
+# tracer: nop
+# entries-in-buffer/entries-written: 40/40   #P:4
+            bash-3686    [000] d..2.   176.295193: sched_switch: prev_comm=bash prev_pid=3686 prev_prio=120 prev_state=S ==> next_comm=conf next_pid=6169 next_prio=120
+ kworker/1:0-mm_-23    [001] d..2   300.498300: sched_switch: prev_comm=kworker/1:0-mm_ prev_pid=23 prev_prio=120 prev_state=S ==> next_comm=Web Content next_pid=812 next_prio=120
+      x-1 [001] d..2   300.498301: sched_switch: prev_comm= prev_pid=x prev_pid=7 prev_prio=120 ==> next_comm= next_pid=-1 next_prio=1
+      bash-5 (    5) [003] ....   300.498400: mm_page_alloc: page=(null) pfn=0 order=0 migratetype=0 gfp_flags=GFP_KERNEL
+      bash-5 (-----) [003] ....   300.498401: mm_page_alloc: page=(null) order=0 gfp_flags=GFP_KERNEL
+      bash-5 (5)   [003]   300.498402: mm_page_alloc: pfn=0X1aF order=1 migratetype=2 gfp_flags=
+      bash-5   [003] .... 300.498403: mm_page_alloc: pfn=0x order=1 gfp_flags=G pfn=12
+      bash-5   [003] .... 300.498404: mm_page_alloc: xpfn=5 pfn=5x pfn=0x5 order=-1 gfp_flags=G
+      bash-5   [003] .... 300.498405: mm_page_free: pfn=18446744073709551615 order=20
+      bash-5   [003] .... 300.498406: mm_page_free: pfn=18446744073709551616 order=2
+      bash-5   [003] .... 300.498407: mm_page_free: pfn=0x10000000000000000 order=2
+      bash-5   [003] .... 300.498408: mm_page_free: pfn=0x00000000000000001 order=2
+      bash-5   [003] .... 300.498409: mm_page_free_batched: pfn=0x12
+      bash-5   [003] .... 300.498410: mm_page_free_batched: pfn=0x12 order=99999999999
+      bash-5   [003] .... 300.498411: mm_page_free: pfn=0x12 order=21
+      bash-5   [003] .... 300.498412: mm_page_alloc_zone_locked: pfn=0x12 order=3 migratetype=0 percpu_refill=1
+      bash-5   [003] .... 300.498413: mm_page_alloc_zone_locked: pfn=0x12 order=3 migratetype=0
+      bash-5   [003] .... 300.498414: mm_page_alloc_zone_locked: pfn=0x12 order=3 xmigratetype=4 percpu_refill=1x percpu_refill=0
+      bash-5   [003] .... 300.498415: mm_page_pcpu_drain: page=0 pfn=0x12 order=0 migratetype=2147483648
+      bash-5   [003] .... 300.498416: tlb_flush: pages:-1 reason:remote shootdown (1)
+      bash-5   [003] .... 300.498417: tlb_flush: reason=4 pages=-1
+      bash-5   [003] .... 300.498418: tlb_flush: reason=4x reason:7 nr_pages=3 pages:2
+      bash-5   [003] .... 300.498419: tlb_flush: pages:1 reason:x (--5)
+      bash-5   [003] .... 300.498420: tlb_flush: pages:1 (3) \x20\x20
+      bash-5   [003] .... 300.498421: tlb_flush: pages:99999999999999999999 (3)
+      bash-5   [003] .... 300.498422: tlb_flush: pages:1 (99999999999)
+      bash-5   [003] .... 300.498423: ipi_send_cpu: cpu=0 callsite=x
+      bash-5   [003] .... 300.498424: ipi_send_cpu:
+      bash-5   [003] 1.2: 300.498425: ipi_send_cpu: flags token that looks like a stamp
+      bash-5   [003] ...[ 300.498426: ipi_send_cpu: bracket in the flags
+      [x]-5   [003] .... 300.498427: ipi_send_cpu: bracket in the comm
+      a b-c-5   [003] .... 300.498428: mm_page_free: pfn=1 order=0
+      café-5   [003] .... 300.498429: mm_page_free: pfn=1 order=0
+      bash-5\t[003] .... 300.498430: mm_page_free: pfn=1 order=0
+      bash-5   [003] .... 300.4984311234567: mm_page_free: pfn=1 order=0
+      bash-5   [003] .... 1234567890.5: mm_page_free: pfn=1 order=0
+      bash-99999999999   [003] .... 300.5: mm_page_free: pfn=1 order=0
+      bash-5   [99999999999] .... 300.5: mm_page_free: pfn=1 order=0
+      bash-5   [003] .... 300.5:mm_page_free:pfn=1 order=0
+      bash-5   [003] .... 300.5: mm_page_free pfn=1 order=0
+      -5   [003] .... 300.5: mm_page_free: pfn=1 order=0
+      bash-   [003] .... 300.5: mm_page_free: pfn=1 order=0
+CPU:2 [LOST 42 EVENTS]
+garbage line
+      bash-5   [003] .... 300.5: mm_page_free: pfn=1 order=0\r
+"""
+
+
+def test_awkward_lines_read_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "awkward.txt"
+    path.write_text(AWKWARD + "      bash-5   [003] .... 300.6: mm_page_free: pfn=1 ord",
+                    encoding="utf-8")
+    _same(path, monkeypatch)
+    table, info = _convert(path, True, monkeypatch)
+    assert isinstance(table, pa.Table) and info["cut_last_line"] == AWKWARD.count("\n") + 1
+
+
+# Real lines (tracefs and trace-cmd report), each edited at random below.
+REAL_LINES = [
+    "            bash-3686    [000] d..2.   176.295193: sched_switch: prev_comm=bash prev_pid=3686 prev_prio=120 prev_state=S ==> next_comm=conf next_pid=6169 next_prio=120",
+    "            bash-3686    [000] d..1.   176.294071: tlb_flush: pages:-1 reason:local MM shootdown (3)",
+    "    kworker/u8:0-12      [001] d..3.   176.294229: mm_page_alloc_zone_locked: page=0000000064c17149 pfn=0x17ddc8 order=3 migratetype=0 percpu_refill=1",
+    "    kworker/u8:0-12      [001] d..3.   176.294231: mm_page_alloc: page=0000000064c17149 pfn=0x17ddc8 order=3 migratetype=0 gfp_flags=GFP_NOWAIT|__GFP_NORETRY|__GFP_COMP|__GFP_NOMEMALLOC",
+    "         python3-3949  [001]   882.181330: mm_page_free:         page=0x108b9d pfn=0x108b9d order=0",
+    "         python3-3949  [001]   882.181376: tlb_flush:             reason=0 pages=-1",
+    "         python3-3949  [001]   882.187037: sched_switch:         bash:3949 [120] S ==> bash:3950 [120]",
+    "         python3-3949  [001]   882.181486: mm_page_free_batched: page=0x13897c pfn=0x13897c",
+    "         python3-3949  [001]   882.181454: ipi_send_cpu:         cpu=0 callsite=on_each_cpu_cond_mask+0x20",
+]
+ALPHABET = " \t-[]():=.0123456789xXabfp_|\u00e9\x00"
+KEYS = ["pfn=", "order=", "gfp_flags=", "migratetype=", "percpu_refill=", "page=(null)",
+        " prev_pid=", "prev_comm=", " next_pid=", "next_comm=", "reason:", "reason=",
+        "pages:", "pages=", "(7)", "-12 ", " [002] ", " 1.5: ", "mm_page_free: "]
+
+
+@st.composite
+def _edited(draw: st.DrawFn) -> str:
+    line = draw(st.sampled_from(REAL_LINES))
+    for _ in range(draw(st.integers(0, 4))):
+        at = draw(st.integers(0, len(line)))
+        kind = draw(st.integers(0, 3))
+        if kind == 0:
+            line = line[:at] + line[at + draw(st.integers(1, 6)):]
+        elif kind == 1:
+            line = line[:at] + draw(st.text(ALPHABET, min_size=1, max_size=3)) + line[at:]
+        elif kind == 2:
+            line = line[:at] + draw(st.sampled_from(KEYS)) + line[at:]
+        else:
+            digits = draw(st.sampled_from(["-1", "0", "21", "99999999999", "0x1F", "2147483647"]))
+            line = line[:at] + digits + line[at:]
+    return line
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_edited(), min_size=1, max_size=30))
+def test_edited_real_lines_read_alike(tmp_path_factory: pytest.TempPathFactory,
+                                      monkeypatch: pytest.MonkeyPatch, lines: list[str]) -> None:
+    path = tmp_path_factory.mktemp("edit") / "edited.txt"
+    # a valid line first, so that the file is read as tracefs text
+    path.write_text("\n".join([REAL_LINES[0], *lines]) + "\n", encoding="utf-8")
+    _same(path, monkeypatch)
