@@ -175,31 +175,21 @@ def _word_colon(buf, pos, end):
     return p
 
 
+# rows of the output matrices given to scan
+I64_TS, I64_PFN, I64_TLB_PAGES = 0, 1, 2
+(I32_LN, I32_CPU, I32_PID, I32_ORDER, I32_MIG, I32_REFILL, I32_PREV_PID, I32_NEXT_PID,
+ I32_TLB_REASON) = range(9)
+OK_PFN, OK_ORDER, OK_MIG, OK_REFILL, OK_TLB_PAGES = range(5)
+# string spans: rows 0-4 starts (-1: null), 5-9 ends
+S_COMM, S_EVENT, S_GFP, S_PREV_COMM, S_NEXT_COMM = range(5)
+
+
 @njit(nogil=True, cache=True)
-def scan(buf, starts, ends, clean):
+def scan(buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, rejected):
+    """Read the lines [starts, ends) of buf. Accepted lines fill row k of the outputs
+    (i64, pfn_out, i32, oks, ev, spans; every field of the row is written), rejected
+    ones are listed in ``rejected``. Returns (accepted, rejected) counts."""
     n = starts.size
-    ln = np.empty(n, np.int64)
-    ev = np.empty(n, np.int8)
-    ts = np.empty(n, np.int64)
-    cpu = np.empty(n, np.int32)
-    pid = np.empty(n, np.int32)
-    pfn = np.zeros(n, np.uint64)
-    pfn_ok = np.zeros(n, np.bool_)
-    order = np.zeros(n, np.int32)
-    order_ok = np.zeros(n, np.bool_)
-    mig = np.zeros(n, np.int32)
-    mig_ok = np.zeros(n, np.bool_)
-    refill = np.zeros(n, np.int32)
-    refill_ok = np.zeros(n, np.bool_)
-    prev_pid = np.zeros(n, np.int32)
-    next_pid = np.zeros(n, np.int32)
-    tlb_pages = np.zeros(n, np.int64)
-    tlb_pages_ok = np.zeros(n, np.bool_)
-    tlb_reason = np.zeros(n, np.int32)
-    # string spans: rows 0-4 starts (-1: null), 5-9 ends, for
-    # comm, event, gfp_flags, prev_comm, next_comm
-    spans = np.full((10, n), -1, np.int64)
-    rejected = np.empty(n, np.int64)
     nrej = 0
     k = 0
     for i in range(n):
@@ -312,6 +302,12 @@ def scan(buf, starts, ends, clean):
         # --- the event's fields
         code = _event_code(buf, ev_s, ev_e)
         re_ = le
+        # the row's optional fields, null unless read below
+        pfn = np.uint64(0)
+        pfn_ok = order_ok = mig_ok = refill_ok = pages_ok = False
+        order = mig = refill = prev_pid = next_pid = reason = 0
+        pages = 0
+        g_s = g_e = pc_s = pc_e = nc_s = nc_e = -1
         if 1 <= code <= 5:
             # one pass over the fields, keeping each key's leftmost valid match:
             # pfn      (?:^|\s)pfn=(?:0[xX][0-9a-fA-F]+|\d+)(?:\s|$)  (hex tried first)
@@ -362,9 +358,7 @@ def scan(buf, starts, ends, clean):
                 rejected[nrej] = i
                 nrej += 1
                 continue
-            if null_page:
-                pfn_ok[k] = False
-            else:
+            if not null_page:
                 if hexa:
                     if ve - vs > 16:
                         ok = False
@@ -373,47 +367,46 @@ def scan(buf, starts, ends, clean):
                         c = buf[q]
                         h = c - 48 if c <= 57 else (c - 55 if c <= 70 else c - 87)
                         v = v * np.uint64(16) + np.uint64(h)
-                    pfn[k] = v
+                    pfn = v
                 else:
                     if ve - vs > 19:
                         ok = False
                     v = np.uint64(0)
                     for q in range(vs, ve):
                         v = v * np.uint64(10) + np.uint64(buf[q] - 48)
-                    pfn[k] = v
-                pfn_ok[k] = True
+                    pfn = v
+                pfn_ok = True
             if os_ >= 0:
                 if not _fits(os_, oe, 9, buf):
                     ok = False
                 else:
                     o = _int_at(buf, os_, oe)
-                    order[k] = o
-                    order_ok[k] = True
+                    order = o
+                    order_ok = True
                     if o < 0 or o > MAX_ORDER:
                         ok = False
             elif code == 3:
-                order[k] = 0
-                order_ok[k] = True
+                order_ok = True
             else:
                 ok = False
             if gs >= 0:
-                spans[2, k] = gs
-                spans[7, k] = _token_end(buf, gs, re_)
-            if code == 1 and spans[2, k] < 0:
+                g_s = gs
+                g_e = _token_end(buf, gs, re_)
+            if code == 1 and g_s < 0:
                 ok = False
             if ms >= 0:
                 if _fits(ms, me, 9, buf):
-                    mig[k] = _int_at(buf, ms, me)
-                    mig_ok[k] = True
+                    mig = _int_at(buf, ms, me)
+                    mig_ok = True
                 else:
                     ok = False
             if fs >= 0:
                 if _fits(fs, fe, 9, buf):
-                    refill[k] = _int_at(buf, fs, fe)
-                    refill_ok[k] = True
+                    refill = _int_at(buf, fs, fe)
+                    refill_ok = True
                 else:
                     ok = False
-            if code == 4 and not (mig_ok[k] and refill_ok[k]):
+            if code == 4 and not (mig_ok and refill_ok):
                 ok = False
         elif code == 6:
             # prev_comm=(.*?) prev_pid=(-?\d+), and next_ the same
@@ -444,12 +437,12 @@ def scan(buf, starts, ends, clean):
                 if not _fits(v, q, 9, buf):
                     ok = False
                     break
-                spans[3 + side, k] = c0
-                spans[8 + side, k] = found
                 if side == 0:
-                    prev_pid[k] = _int_at(buf, v, q)
+                    pc_s, pc_e = c0, found
+                    prev_pid = _int_at(buf, v, q)
                 else:
-                    next_pid[k] = _int_at(buf, v, q)
+                    nc_s, nc_e = c0, found
+                    next_pid = _int_at(buf, v, q)
         elif code == 7:
             # reason: \((-?\d+)\)\s*$ first, then reason[:=](-?\d+)\b
             e = re_
@@ -466,7 +459,7 @@ def scan(buf, starts, ends, clean):
                         s2 -= 1
                     if s2 > rs and buf[s2 - 1] == 40:
                         if _fits(s2, e - 1, 9, buf):
-                            tlb_reason[k] = _int_at(buf, s2, e - 1)
+                            reason = _int_at(buf, s2, e - 1)
                             got = True
                         else:
                             ok = False
@@ -481,7 +474,7 @@ def scan(buf, starts, ends, clean):
                         q = _signed(buf, v + 1, re_)
                         if q >= 0 and (q == re_ or not _word(buf[q])):
                             if _fits(v + 1, q, 9, buf):
-                                tlb_reason[k] = _int_at(buf, v + 1, q)
+                                reason = _int_at(buf, v + 1, q)
                                 got = True
                             else:
                                 ok = False
@@ -500,50 +493,61 @@ def scan(buf, starts, ends, clean):
                     q = _signed(buf, v + 1, re_)
                     if q >= 0 and (q == re_ or buf[q] == SP):
                         if _fits(v + 1, q, 18, buf):
-                            tlb_pages[k] = _int_at(buf, v + 1, q)
-                            tlb_pages_ok[k] = True
+                            pages = _int_at(buf, v + 1, q)
+                            pages_ok = True
                         else:
                             ok = False
                         break
                 pos = p + 1
         if not ok:
-            # this row's optional fields may be half set: clear them for the next line
-            pfn_ok[k] = False
-            order_ok[k] = False
-            mig_ok[k] = False
-            refill_ok[k] = False
-            tlb_pages_ok[k] = False
-            for r2 in range(10):
-                spans[r2, k] = -1
             rejected[nrej] = i
             nrej += 1
             continue
-        ln[k] = i
         ev[k] = code
-        ts[k] = sec * 1_000_000_000 + frac
-        cpu[k] = _int_at(buf, cs, ce)
-        pid[k] = _int_at(buf, d, r)
-        spans[0, k] = t_s
-        spans[5, k] = c_e
-        spans[1, k] = ev_s
-        spans[6, k] = ev_e
+        i64[I64_TS, k] = sec * 1_000_000_000 + frac
+        pfn_out[k] = pfn
+        i64[I64_TLB_PAGES, k] = pages
+        i32[I32_LN, k] = i
+        i32[I32_CPU, k] = _int_at(buf, cs, ce)
+        i32[I32_PID, k] = _int_at(buf, d, r)
+        i32[I32_ORDER, k] = order
+        i32[I32_MIG, k] = mig
+        i32[I32_REFILL, k] = refill
+        i32[I32_PREV_PID, k] = prev_pid
+        i32[I32_NEXT_PID, k] = next_pid
+        i32[I32_TLB_REASON, k] = reason
+        oks[OK_PFN, k] = pfn_ok
+        oks[OK_ORDER, k] = order_ok
+        oks[OK_MIG, k] = mig_ok
+        oks[OK_REFILL, k] = refill_ok
+        oks[OK_TLB_PAGES, k] = pages_ok
+        spans[S_COMM, k] = t_s
+        spans[S_COMM + 5, k] = c_e
+        spans[S_EVENT, k] = ev_s
+        spans[S_EVENT + 5, k] = ev_e
+        spans[S_GFP, k] = g_s
+        spans[S_GFP + 5, k] = g_e
+        spans[S_PREV_COMM, k] = pc_s
+        spans[S_PREV_COMM + 5, k] = pc_e
+        spans[S_NEXT_COMM, k] = nc_s
+        spans[S_NEXT_COMM + 5, k] = nc_e
         k += 1
-    return (k, ln, ev, ts, cpu, pid, pfn, pfn_ok, order, order_ok, mig, mig_ok, refill,
-            refill_ok, prev_pid, next_pid, tlb_pages, tlb_pages_ok, tlb_reason, spans,
-            rejected[:nrej])
+    return k, nrej
 
 
 @njit(nogil=True, cache=True)
-def lines(buf):
-    """Line starts and ends (newlines excluded) of a chunk without a final newline, and
-    whether each line is printable ASCII only (the lines the kernel may accept)."""
+def count_lines(buf):
+    """Lines of a chunk without a final newline: newlines + 1."""
     n = 1
     for c in buf:
-        if c == 10:
-            n += 1
-    starts = np.empty(n, np.int64)
-    ends = np.empty(n, np.int64)
-    clean = np.empty(n, np.bool_)
+        n += c == 10
+    return n
+
+
+@njit(nogil=True, cache=True)
+def lines(buf, starts, ends, clean):
+    """Fill line starts and ends (newlines excluded) of a chunk without a final newline,
+    and whether each line is printable ASCII only (the lines the kernel may accept)."""
     starts[0] = 0
     i = 0
     bad = False
@@ -559,18 +563,24 @@ def lines(buf):
             bad |= np.uint8(c - np.uint8(32)) > np.uint8(94)
     ends[i] = buf.size
     clean[i] = not bad
-    return starts, ends, clean
 
 
 @njit(nogil=True, cache=True)
-def gather(buf, s, lengths, offsets):
-    """Concatenate the spans buf[s[i] : s[i] + lengths[i]] at offsets."""
-    out = np.empty(offsets[-1], np.uint8)
-    for i in range(s.size):
-        n = lengths[i]
-        if n:
-            o = offsets[i]
-            b = s[i]
-            for j in range(n):
-                out[o + j] = buf[b + j]
-    return out
+def gather(buf, starts, ends, rows, offsets, out):
+    """Arrow string buffers of the spans [starts[i], ends[i]) of buf, i < rows (a start
+    of -1 is a null, of length 0): offsets (rows + 1) and the bytes (``out``, as large
+    as the spans' total, or None to only compute offsets). Returns the total."""
+    o = 0
+    offsets[0] = 0
+    for i in range(rows):
+        b = starts[i]
+        if b >= 0:
+            e = ends[i]
+            if out is not None:
+                for j in range(b, e):
+                    out[o] = buf[j]
+                    o += 1
+            else:
+                o += e - b
+        offsets[i + 1] = o
+    return o

@@ -21,7 +21,9 @@ Polars path.
 
 from __future__ import annotations
 
+import gc
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -36,7 +38,7 @@ EVENTS = ("", "mm_page_alloc", "mm_page_free", "mm_page_free_batched",
 
 #: A chunk's rows before numbering: EVENT_SCHEMA without ``seq``, with the line number.
 ROWS_SCHEMA = pa.schema([f for f in schema.EVENT_SCHEMA if f.name != "seq"]
-                        + [pa.field("ln", pa.int64(), nullable=False)])
+                        + [pa.field("ln", pa.int32(), nullable=False)])
 
 _kernel: Callable[..., Any] | None = None
 _failed = False
@@ -52,15 +54,27 @@ def _get() -> Callable[..., Any] | None:
     if _kernel is None and not _failed:
         if os.environ.get("XPFOTRACE_NO_JIT", "") not in ("", "0"):
             return None
+        # importing Numba makes some 10^5 objects: the full collections they would set
+        # off take ~0.1 s and find nothing, so the collector waits until it is done
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             from . import _textkernel
 
             # the first call compiles the kernel, or loads it from Numba's cache
-            sample = np.frombuffer(b"a-1 [0] 1.5: tlb_flush: pages:1 (0)", dtype=np.uint8)
-            _textkernel.scan(sample, *_textkernel.lines(sample))
-        except Exception:  # numba missing, too old or broken: the Polars path serves
+            parse(b"a-1 [0] 1.5: tlb_flush: pages:1 (0)\nb")
+        except ImportError:  # no numba: the Polars path serves
             _failed = True
             return None
+        except Exception as exc:  # a numba that cannot compile it: say so, then the same
+            warnings.warn(f"xpfotrace: the compiled text parser is unavailable ({exc}); "
+                          "text traces are read by the slower Polars path",
+                          RuntimeWarning, stacklevel=2)
+            _failed = True
+            return None
+        finally:
+            if collecting:
+                gc.enable()
         _kernel = _textkernel.scan
     return _kernel
 
@@ -79,6 +93,18 @@ class FastChunk:
         self.lines = lines
 
 
+def _empty(shape: tuple[int, ...], dtype: type[np.generic]) -> tuple[np.ndarray, pa.Buffer]:
+    """An uninitialised array in Arrow's memory pool, and its buffer.
+
+    The pool keeps memory that tables free after their write and hands it to the next
+    chunk; NumPy's allocations came back as fresh pages on every chunk, and fresh
+    memory is what a chunk cost most (a fault per 4 KiB page).
+    """
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    buf = pa.allocate_buffer(size)
+    return np.frombuffer(buf, dtype=dtype).reshape(shape), buf
+
+
 def _bitmap(valid: np.ndarray) -> tuple[pa.Buffer | None, int]:
     nulls = int(valid.size - np.count_nonzero(valid))
     if nulls == 0:
@@ -86,79 +112,75 @@ def _bitmap(valid: np.ndarray) -> tuple[pa.Buffer | None, int]:
     return pa.py_buffer(np.packbits(valid, bitorder="little")), nulls
 
 
-def _ints(values: np.ndarray, valid: np.ndarray | None, typ: pa.DataType) -> pa.Array:
-    if valid is None:
-        return pa.Array.from_buffers(typ, values.size, [None, pa.py_buffer(values)])
-    bitmap, nulls = _bitmap(valid)
-    return pa.Array.from_buffers(typ, values.size, [bitmap, pa.py_buffer(values)], nulls)
-
-
-def _strings(offsets: np.ndarray, data: np.ndarray, valid: np.ndarray | None) -> pa.Array:
-    n = offsets.size - 1
+def _column(typ: pa.DataType, buf: pa.Buffer, row: int, n: int, rows: int,
+            valid: np.ndarray | None = None) -> pa.Array:
+    """Row ``row`` of a matrix of ``n`` columns in ``buf``, its first ``rows`` values."""
+    width = typ.bit_width // 8
+    data = buf.slice(row * n * width, rows * width)
     bitmap, nulls = (None, 0) if valid is None else _bitmap(valid)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data),
-                                       bitmap, nulls)
+    return pa.Array.from_buffers(typ, rows, [bitmap, data], nulls)
 
 
 def parse(buf: bytes | memoryview) -> FastChunk:
-    """Scan one chunk of whole lines (no final newline); see the module text. Line
-    numbers (``ln``, ``rejected_ln``) count from 0 within the chunk."""
-    kernel = _get()
-    assert kernel is not None, "textfast.parse called without the kernel"
-    from . import _textkernel
+    """Scan one chunk of whole lines (no final newline, under 2 GiB); see the module
+    text. Line numbers (``ln``, ``rejected_ln``) count from 0 within the chunk."""
+    from . import _textkernel as K
 
     arr = np.frombuffer(buf, dtype=np.uint8)
-    starts, ends, clean = _textkernel.lines(arr)
-    (rows, ln, ev, ts, cpu, pid, pfn, pfn_ok, order, order_ok, mig, mig_ok, refill,
-     refill_ok, prev_pid, next_pid, tlb_pages, tlb_pages_ok, tlb_reason, spans,
-     rejected) = kernel(arr, starts, ends, clean)
-    sl = slice(0, rows)
-    is_switch = ev[sl] == 6
-    is_tlb = ev[sl] == 7
-    codes = ev[sl]
-    strings = {}
-    for name, col in (("comm", 0), ("event", 1), ("gfp_flags", 2), ("prev_comm", 3),
-                      ("next_comm", 4)):
-        s, e = spans[col, sl], spans[col + 5, sl]
-        valid = s >= 0
-        offsets, data = _gather(arr, s, e, valid)
-        strings[name] = _strings(offsets, data, None if valid.all() else valid)
+    n = K.count_lines(arr)
+    starts, _ = _empty((n,), np.int32)
+    ends, _ = _empty((n,), np.int32)
+    clean, _ = _empty((n,), np.bool_)
+    K.lines(arr, starts, ends, clean)
+    i64, i64_buf = _empty((3, n), np.int64)
+    i32, i32_buf = _empty((9, n), np.int32)
+    oks, _ = _empty((5, n), np.bool_)
+    ev, _ = _empty((n,), np.int8)
+    spans, _ = _empty((10, n), np.int32)
+    rejected, _ = _empty((n,), np.int32)
+    rows, nrej = K.scan(arr, starts, ends, clean, i64, i64[K.I64_PFN].view(np.uint64), i32,
+                        oks, ev, spans, rejected)
+    codes = ev[:rows]
     is_page = (codes >= 1) & (codes <= 5)
+    strings = {}
+    for name, col in (("comm", K.S_COMM), ("event", K.S_EVENT), ("gfp_flags", K.S_GFP),
+                      ("prev_comm", K.S_PREV_COMM), ("next_comm", K.S_NEXT_COMM)):
+        s, e = spans[col], spans[col + 5]
+        offsets, offsets_buf = _empty((rows + 1,), np.int32)
+        total = K.gather(arr, s, e, rows, offsets, None)
+        data, data_buf = _empty((total,), np.uint8)
+        K.gather(arr, s, e, rows, offsets, data)
+        valid = s[:rows] >= 0
+        bitmap, nulls = _bitmap(valid)
+        strings[name] = pa.StringArray.from_buffers(rows, offsets_buf, data_buf, bitmap, nulls)
+
+    def i64_col(row: int, typ: pa.DataType, valid: np.ndarray | None = None) -> pa.Array:
+        return _column(typ, i64_buf, row, n, rows, valid)
+
+    def i32_col(row: int, valid: np.ndarray | None = None) -> pa.Array:
+        return _column(pa.int32(), i32_buf, row, n, rows, valid)
+
     cols = {
-        "ts": _ints(ts[sl], None, pa.int64()),
-        "cpu": _ints(cpu[sl], None, pa.int32()),
-        "pid": _ints(pid[sl], None, pa.int32()),
+        "ts": i64_col(K.I64_TS, pa.int64()),
+        "cpu": i32_col(K.I32_CPU),
+        "pid": i32_col(K.I32_PID),
         "comm": strings["comm"],
         "event": strings["event"],
-        "pfn": _ints(pfn[sl], pfn_ok[sl], pa.uint64()),
-        "order": _ints(order[sl], order_ok[sl] & is_page, pa.int32()),
+        "pfn": i64_col(K.I64_PFN, pa.uint64(), oks[K.OK_PFN, :rows]),
+        "order": i32_col(K.I32_ORDER, oks[K.OK_ORDER, :rows] & is_page),
         "gfp_flags": strings["gfp_flags"],
-        "migratetype": _ints(mig[sl], mig_ok[sl], pa.int32()),
-        "percpu_refill": _ints(refill[sl], refill_ok[sl], pa.int32()),
-        "prev_pid": _ints(prev_pid[sl], is_switch, pa.int32()),
+        "migratetype": i32_col(K.I32_MIG, oks[K.OK_MIG, :rows]),
+        "percpu_refill": i32_col(K.I32_REFILL, oks[K.OK_REFILL, :rows]),
+        "prev_pid": i32_col(K.I32_PREV_PID, codes == 6),
         "prev_comm": strings["prev_comm"],
-        "next_pid": _ints(next_pid[sl], is_switch, pa.int32()),
+        "next_pid": i32_col(K.I32_NEXT_PID, codes == 6),
         "next_comm": strings["next_comm"],
-        "tlb_pages": _ints(tlb_pages[sl], tlb_pages_ok[sl], pa.int64()),
-        "tlb_reason": _ints(tlb_reason[sl], is_tlb, pa.int32()),
+        "tlb_pages": i64_col(K.I64_TLB_PAGES, pa.int64(), oks[K.OK_TLB_PAGES, :rows]),
+        "tlb_reason": i32_col(K.I32_TLB_REASON, codes == 7),
+        "ln": i32_col(K.I32_LN),
     }
-    cols["ln"] = pa.array(ln[sl])
-    table = pa.Table.from_arrays([cols[n] for n in ROWS_SCHEMA.names], schema=ROWS_SCHEMA)
-    rej = rejected
-    if rej.size:
-        parts = [buf[starts[i]:ends[i]] for i in rej.tolist()]  # rare: headers, oddities
-        rejected_bytes = b"\n".join(parts)
-    else:
-        rejected_bytes = b""
-    return FastChunk(table, rejected_bytes, rej, starts.size)
-
-
-def _gather(arr: np.ndarray, s: np.ndarray, e: np.ndarray,
-            valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Arrow string buffers (int32 offsets, bytes) of the spans [s, e) of ``arr``."""
-    lengths = np.where(valid, e - s, 0)
-    offsets = np.zeros(lengths.size + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    from . import _textkernel
-    data = _textkernel.gather(arr, s, lengths, offsets)
-    return offsets, data
+    table = pa.Table.from_arrays([cols[c] for c in ROWS_SCHEMA.names], schema=ROWS_SCHEMA)
+    rej = rejected[:nrej].copy()
+    # rare: headers, markers, oddities
+    rejected_bytes = b"\n".join(buf[starts[i]:ends[i]] for i in rej.tolist())
+    return FastChunk(table, rejected_bytes, rej, n)
