@@ -65,9 +65,10 @@ print(json.dumps({"events": n, "seconds": secs, "rss": rss}))
 Run = dict[str, float]
 
 
-def child(*args: str) -> Run:
+def child(*args: str, env: dict[str, str] | None = None) -> Run:
     out = subprocess.run([sys.executable, "-c", CHILD, *args], check=True,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True,
+                         env=None if env is None else {**os.environ, **env})
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -131,6 +132,10 @@ def main() -> None:
                      f"{rss / 2**20:,.0f} MiB" if rss else "-", target))
 
     n = args.runs
+    # a user's first text conversion compiles the text kernel into Numba's cache (once
+    # per install, some seconds); the measured runs load it from there, as later ones do
+    subprocess.run([sys.executable, "-c", "from converters import textfast as t; "
+                    "assert t.available()"], check=True)
     with tempfile.TemporaryDirectory() as tmp:
         text = args.data / "kbuild-10s.ftrace.txt"
         pq = Path(tmp) / "kbuild.parquet"
@@ -138,6 +143,9 @@ def main() -> None:
             mb = text.stat().st_size / 2**20
             add(f"convert tracefs text ({mb:,.0f} MB)",
                 repeat(n, lambda: child("convert", str(text), str(pq))), "3 M/s")
+            add("the same, Polars path only (`XPFOTRACE_NO_JIT=1`)",
+                repeat(n, lambda: child("convert", str(text), str(Path(tmp) / "nojit.pq"),
+                                        env={"XPFOTRACE_NO_JIT": "1"})))
         if text.exists() and args.large:
             # peak RSS must not grow with the input: the same text 7 times over (its
             # timestamps restart with each copy, which only costs a warning), one run

@@ -16,7 +16,7 @@ from xpfotrace.errors import InputError
 from xpfotrace.trace import DEFAULT_CHUNK_BYTES, ProgressFn
 from xpfotrace.traceinfo import TraceInfo
 
-from . import perf_script, perfdata, tracecmd_text, tracedat, tracefs_text
+from . import perf_script, perfdata, textfast, tracecmd_text, tracedat, tracefs_text
 from .compression import read_head
 from .textbase import TextFormat, read_text
 
@@ -27,7 +27,18 @@ TEXT_FORMATS: dict[str, TextFormat] = {
 }
 FORMAT_NAMES: tuple[str, ...] = (*TEXT_FORMATS, "trace.dat", "perf.data")
 
-__all__ = ["FORMAT_NAMES", "TEXT_FORMATS", "detect_format", "open_trace"]
+__all__ = ["FORMAT_NAMES", "TEXT_FORMATS", "detect_format", "open_trace",
+           "will_compile_parser"]
+
+
+def will_compile_parser(path: str, fmt: str | None = None) -> bool:
+    """True when reading ``path`` will first compile the text kernel (once per install)."""
+    try:
+        name = fmt or detect_format(path)
+    except InputError:
+        return False
+    text = TEXT_FORMATS.get(name)
+    return text is not None and text.fast and textfast.will_compile()
 
 
 def _looks_binary(head: bytes) -> bool:

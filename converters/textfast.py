@@ -79,6 +79,21 @@ def _get() -> Callable[..., Any] | None:
     return _kernel
 
 
+def will_compile() -> bool:
+    """True when the next use compiles the kernel (no Numba cache of it yet: the first
+    text conversion after an install spends 10-20 s there, once)."""
+    if _kernel is not None or _failed or os.environ.get("XPFOTRACE_NO_JIT", "") not in ("",
+                                                                                        "0"):
+        return False
+    try:
+        from . import _textkernel as K
+
+        funcs: tuple[Any, ...] = (K.scan, K.lines, K.count_lines, K.gather)
+        return not all(os.path.exists(f._cache._cache_file._index_path) for f in funcs)
+    except Exception:  # no numba, or its cache layout changed: nothing to tell
+        return False
+
+
 class FastChunk:
     """What the kernel made of one chunk: the accepted rows as an Arrow table of
     EVENT_SCHEMA less ``seq`` (plus ``ln``), and the rejected lines for the Polars path."""

@@ -14,7 +14,7 @@ import polars as pl
 import typer
 from tqdm import tqdm
 
-from converters import FORMAT_NAMES, open_trace
+from converters import FORMAT_NAMES, open_trace, will_compile_parser
 from converters.compression import read_head
 
 from . import __version__
@@ -67,7 +67,10 @@ def _guard(fn: Callable[[], T]) -> T:
         raise typer.Exit(3) from None
 
 
-def _progress(path: str, label: str) -> tuple[Callable[[int], None] | None, tqdm | None]:
+def _progress(path: str, label: str, fmt: str | None = None,
+              ) -> tuple[Callable[[int], None] | None, tqdm | None]:
+    if will_compile_parser(path, fmt):
+        typer.echo("xpfotrace: compiling the text parser (once per install, 10-20 s)", err=True)
     try:
         size = os.path.getsize(path)
     except OSError:
@@ -85,7 +88,7 @@ def _warn(path: str, info: TraceInfo) -> None:
 
 
 def _load(path: str, fmt: str | None, trim: bool) -> Trace:
-    progress, bar = _progress(path, "read")
+    progress, bar = _progress(path, "read", fmt)
     try:
         tr = read_trace(path, fmt, progress=progress)
     finally:
@@ -136,7 +139,7 @@ def convert(
 
     def run() -> None:
         read_head(input, 1)
-        progress, bar = _progress(input, "convert")
+        progress, bar = _progress(input, "convert", fmt)
         tables, info = open_trace(input, fmt, chunk_bytes=chunk_mb << 20, progress=progress)
         try:
             rows = write_events(tables, lambda: info, output)
