@@ -38,7 +38,7 @@ def will_compile_parser(path: str, fmt: str | None = None) -> bool:
     except InputError:
         return False
     text = TEXT_FORMATS.get(name)
-    return text is not None and text.fast and textfast.will_compile()
+    return text is not None and text.kernel is not None and textfast.will_compile()
 
 
 def _looks_binary(head: bytes) -> bool:

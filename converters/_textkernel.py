@@ -41,22 +41,22 @@ _K_REASON = np.frombuffer(b"reason", dtype=np.uint8)
 _K_PAGES = np.frombuffer(b"pages", dtype=np.uint8)
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def _digit(c):
     return 48 <= c <= 57
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def _word(c):  # \w in ASCII
     return (48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122) or c == 95
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def _hex(c):
     return (48 <= c <= 57) or (65 <= c <= 70) or (97 <= c <= 102)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _at(buf, pos, end, key):
     """buf[pos:] starts with key (within end)."""
     n = key.size
@@ -68,7 +68,7 @@ def _at(buf, pos, end, key):
     return True
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _find(buf, pos, end, key):
     """First position >= pos where key occurs before end, or -1."""
     n = key.size
@@ -81,14 +81,14 @@ def _find(buf, pos, end, key):
     return -1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _digits_end(buf, pos, end):
     while pos < end and _digit(buf[pos]):
         pos += 1
     return pos
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _int_at(buf, s, e):
     """Decimal value of buf[s:e] (an optional '-' then digits, already checked)."""
     neg = buf[s] == 45
@@ -100,7 +100,7 @@ def _int_at(buf, s, e):
     return -v if neg else v
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _signed(buf, pos, end):
     """End of ``-?\\d+`` at pos, or -1."""
     p = pos
@@ -110,7 +110,7 @@ def _signed(buf, pos, end):
     return q if q > p else -1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _fits(s, e, max_digits, buf):
     """At most max_digits digits (a sign aside): no overflow in the target type."""
     if buf[s] == 45:
@@ -118,7 +118,7 @@ def _fits(s, e, max_digits, buf):
     return e - s <= max_digits
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _event_code(buf, s, e):
     n = e - s
     if n == 13 and _at(buf, s, e, _E_ALLOC):
@@ -138,7 +138,7 @@ def _event_code(buf, s, e):
     return 0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _stamp(buf, s, e):
     """``\\d+\\.\\d+:`` exactly on buf[s:e] -> position of '.', else -1."""
     p = _digits_end(buf, s, e)
@@ -150,21 +150,21 @@ def _stamp(buf, s, e):
     return p
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _token_end(buf, pos, end):
     while pos < end and buf[pos] != SP:
         pos += 1
     return pos
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _spaces_end(buf, pos, end):
     while pos < end and buf[pos] == SP:
         pos += 1
     return pos
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _word_colon(buf, pos, end):
     """``\\w+:`` at pos -> position of ':' or -1."""
     p = pos
@@ -185,8 +185,9 @@ S_COMM, S_EVENT, S_GFP, S_PREV_COMM, S_NEXT_COMM = range(5)
 
 
 @njit(nogil=True, cache=True)
-def scan(buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, rejected):
-    """Read the lines [starts, ends) of buf. Accepted lines fill row k of the outputs
+def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, rejected):
+    """Read the lines [starts, ends) of buf, as tracefs or ``trace-cmd report`` text
+    (``mode`` 0) or ``perf script`` text (1). Accepted lines fill row k of the outputs
     (i64, pfn_out, i32, oks, ev, spans; every field of the row is written), rejected
     ones are listed in ``rejected``. Returns (accepted, rejected) counts."""
     n = starts.size
@@ -219,35 +220,50 @@ def scan(buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, rejected):
             nrej += 1
             continue
         t2e = _token_end(buf, t2s, le)
-        # option A: flags then the stamp (the regex prefers it)
         stamp_s = -1
         dot = -1
         ev_s = -1
-        flags = False
-        if t1e - t1s == 4 or t1e - t1s == 5:
-            flags = True
-            for p in range(t1s, t1e):
-                if buf[p] == 91 or buf[p] == 93:
-                    flags = False
-            if flags:
-                t3s = _spaces_end(buf, t2e, le)
-                d = _stamp(buf, t2s, t2e)
-                if d >= 0 and t3s > t2e and _word_colon(buf, t3s, le) >= 0:
-                    stamp_s = t2s
+        if mode == 0:
+            # option A: flags then the stamp (the regex prefers it)
+            flags = False
+            if t1e - t1s == 4 or t1e - t1s == 5:
+                flags = True
+                for p in range(t1s, t1e):
+                    if buf[p] == 91 or buf[p] == 93:
+                        flags = False
+                if flags:
+                    t3s = _spaces_end(buf, t2e, le)
+                    d = _stamp(buf, t2s, t2e)
+                    if d >= 0 and t3s > t2e and _word_colon(buf, t3s, le) >= 0:
+                        stamp_s = t2s
+                        dot = d
+                        ev_s = t3s
+                        # a stamp-like flags token would be read as the stamp
+                        for p in range(t1s, t1e):
+                            if buf[p] == 58:
+                                ok = False
+                    else:
+                        flags = False
+            if not flags:
+                d = _stamp(buf, t1s, t1e)
+                if d >= 0 and _word_colon(buf, t2s, le) >= 0:
+                    stamp_s = t1s
                     dot = d
-                    ev_s = t3s
-                    # a stamp-like flags token would be read as the stamp
-                    for p in range(t1s, t1e):
-                        if buf[p] == 58:
-                            ok = False
-                else:
-                    flags = False
-        if not flags:
+                    ev_s = t2s
+        else:
+            # perf script: \[\d+\]\s+\d+\.\d+:\s+(?:\d+\s+)?\w+:\w+:\s*
             d = _stamp(buf, t1s, t1e)
-            if d >= 0 and _word_colon(buf, t2s, le) >= 0:
-                stamp_s = t1s
-                dot = d
-                ev_s = t2s
+            if d >= 0:
+                ws = t2s
+                if _digits_end(buf, t2s, le) == t2e:  # a period: \d+\s+ (then it must go on)
+                    n2 = _spaces_end(buf, t2e, le)
+                    if t2e < n2 < le:
+                        ws = n2
+                c1 = _word_colon(buf, ws, le)
+                if c1 >= 0 and _word_colon(buf, c1 + 1, le) >= 0:
+                    stamp_s = t1s
+                    dot = d
+                    ev_s = c1 + 1  # the event, after its system
         if not ok or stamp_s < 0:
             rejected[nrej] = i
             nrej += 1
@@ -274,31 +290,59 @@ def scan(buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, rejected):
         r = br
         while r > ls and buf[r - 1] == SP:
             r -= 1
-        # \s+\(\s*[-\d]+\)\s+$ -> " "
-        if r > ls and buf[r - 1] == 41:
-            j = r - 2
-            while j >= ls and (_digit(buf[j]) or buf[j] == 45):
-                j -= 1
-            if j < r - 2:
-                while j >= ls and buf[j] == SP:
+        if mode == 0:
+            # \s+\(\s*[-\d]+\)\s+$ -> " "
+            if r > ls and buf[r - 1] == 41:
+                j = r - 2
+                while j >= ls and (_digit(buf[j]) or buf[j] == 45):
                     j -= 1
-                if j > ls and buf[j] == 40 and buf[j - 1] == SP:
-                    q = j - 1
-                    while q >= ls and buf[q] == SP:
-                        q -= 1
-                    r = q + 1
-        t_s = _spaces_end(buf, ls, r)
-        # pid: -\d+$ of the stripped text
-        d = r
-        while d > t_s and _digit(buf[d - 1]):
-            d -= 1
-        if d == r or d == t_s or buf[d - 1] != 45 or r - d > 9:
-            rejected[nrej] = i
-            nrej += 1
-            continue
-        c_e = d - 1
-        while c_e > t_s and buf[c_e - 1] == SP:
-            c_e -= 1
+                if j < r - 2:
+                    while j >= ls and buf[j] == SP:
+                        j -= 1
+                    if j > ls and buf[j] == 40 and buf[j - 1] == SP:
+                        q = j - 1
+                        while q >= ls and buf[q] == SP:
+                            q -= 1
+                        r = q + 1
+            t_s = _spaces_end(buf, ls, r)
+            # pid: -\d+$ of the stripped text
+            d = r
+            while d > t_s and _digit(buf[d - 1]):
+                d -= 1
+            if d == r or d == t_s or buf[d - 1] != 45 or r - d > 9:
+                rejected[nrej] = i
+                nrej += 1
+                continue
+            c_e = d - 1
+            while c_e > t_s and buf[c_e - 1] == SP:
+                c_e -= 1
+            pid_s = d
+            pid_e = r
+        else:
+            # the last word of the head is the pid: \s-?\d+(?:/-?\d+)?$
+            e2 = r
+            while e2 > ls and _digit(buf[e2 - 1]):
+                e2 -= 1
+            s2 = e2 - 1 if e2 > ls and buf[e2 - 1] == 45 else e2
+            pid_s, pid_e, tok = s2, r, s2
+            if e2 < r and s2 > ls and buf[s2 - 1] == 47:  # pid/tid
+                pid_e = s2 - 1
+                pid_s = pid_e
+                while pid_s > ls and _digit(buf[pid_s - 1]):
+                    pid_s -= 1
+                e2 = pid_s
+                if pid_s > ls and buf[pid_s - 1] == 45:
+                    pid_s -= 1
+                tok = pid_s
+            if (e2 == r or e2 == pid_e or tok == ls or buf[tok - 1] != SP
+                    or pid_e - e2 > 9):
+                rejected[nrej] = i
+                nrej += 1
+                continue
+            t_s = _spaces_end(buf, ls, tok - 1)
+            c_e = tok - 1
+            while c_e > t_s and buf[c_e - 1] == SP:
+                c_e -= 1
         # --- the event's fields
         code = _event_code(buf, ev_s, ev_e)
         re_ = le
@@ -509,7 +553,7 @@ def scan(buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, rejected):
         i64[I64_TLB_PAGES, k] = pages
         i32[I32_LN, k] = i
         i32[I32_CPU, k] = _int_at(buf, cs, ce)
-        i32[I32_PID, k] = _int_at(buf, d, r)
+        i32[I32_PID, k] = _int_at(buf, pid_s, pid_e)
         i32[I32_ORDER, k] = order
         i32[I32_MIG, k] = mig
         i32[I32_REFILL, k] = refill

@@ -36,4 +36,4 @@ def head(pre: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 
 
 FORMAT = TextFormat(name="perf-script", line_regex=LINE_RE, anchor=ANCHOR, head=head,
-                    header=_header)
+                    header=_header, kernel=1)

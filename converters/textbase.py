@@ -56,8 +56,9 @@ class TextFormat:
     anchor: str
     head: Callable[[pl.Expr], tuple[pl.Expr, pl.Expr]]  # text before the anchor -> comm, pid
     header: Callable[[pl.DataFrame, TraceInfo], None]
-    #: the compiled fast path (``textfast``) reads this format's event lines
-    fast: bool = False
+    #: the mode in which the compiled kernel (``textfast``) reads this format's event
+    #: lines (0: tracefs and trace-cmd report heads, 1: perf script's); None: Polars only
+    kernel: int | None = None
 
     def split_lines(self, df: pl.DataFrame) -> pl.DataFrame:
         """Columns comm pid cpu sec frac event rest (null on lines that are no events)."""
@@ -301,8 +302,8 @@ def _parse_lines(fmt: TextFormat, lines: pl.Series, ln: np.ndarray | None = None
 def _parse_chunk(fmt: TextFormat, chunk: memoryview) -> _Chunk:
     """Parse one chunk; no shared state, so chunks can be parsed concurrently (Polars
     and the compiled kernel release the GIL)."""
-    if fmt.fast and textfast.available():
-        fc = textfast.parse(chunk)
+    if fmt.kernel is not None and textfast.available():
+        fc = textfast.parse(chunk, fmt.kernel)
         if fc.rejected_ln.size:
             out = _parse_lines(fmt, _split(fc.rejected), fc.rejected_ln)
         else:

@@ -1,10 +1,12 @@
-"""A compiled fast path for tracefs and ``trace-cmd report`` event lines.
+"""A compiled fast path for the event lines of tracefs, ``trace-cmd report`` and
+``perf script`` text.
 
 The Polars string expressions of :mod:`converters.textbase` cost about 2.4 µs per
 line, which caps text conversion near 0.4 M events/s. This module scans a chunk's
 bytes once with a Numba-compiled kernel that reads the same fields by the same rules
-(the anchor ``[CPU] [flags] SEC.FRAC: event:``, the ``comm-pid`` head, and each
-event's ``key=value`` fields, leftmost match first, as the regular expressions do).
+(the anchor ``[CPU] [flags] SEC.FRAC: event:`` or perf's ``[CPU] SEC.FRAC: [period]
+system:event:``, the ``comm-pid`` or ``comm pid[/tid]`` head, and each event's
+``key=value`` fields, leftmost match first, as the regular expressions do).
 
 It is deliberately partial: a line is *accepted* only when it is printable ASCII,
 the anchor matches at its first ``[``, and every field the replay needs is well
@@ -63,6 +65,7 @@ def _get() -> Callable[..., Any] | None:
 
             # the first call compiles the kernel, or loads it from Numba's cache
             parse(b"a-1 [0] 1.5: tlb_flush: pages:1 (0)\nb")
+            parse(b"a 1 [0] 1.5: tlb:tlb_flush: pages:1 (0)\nb", 1)
         except ImportError:  # no numba: the Polars path serves
             _failed = True
             return None
@@ -136,8 +139,9 @@ def _column(typ: pa.DataType, buf: pa.Buffer, row: int, n: int, rows: int,
     return pa.Array.from_buffers(typ, rows, [bitmap, data], nulls)
 
 
-def parse(buf: bytes | memoryview) -> FastChunk:
-    """Scan one chunk of whole lines (no final newline, under 2 GiB); see the module
+def parse(buf: bytes | memoryview, mode: int = 0) -> FastChunk:
+    """Scan one chunk of whole lines (no final newline, under 2 GiB) of tracefs or
+    ``trace-cmd report`` text (``mode`` 0) or ``perf script`` text (1); see the module
     text. Line numbers (``ln``, ``rejected_ln``) count from 0 within the chunk."""
     from . import _textkernel as K
 
@@ -153,7 +157,7 @@ def parse(buf: bytes | memoryview) -> FastChunk:
     ev, _ = _empty((n,), np.int8)
     spans, _ = _empty((10, n), np.int32)
     rejected, _ = _empty((n,), np.int32)
-    rows, nrej = K.scan(arr, starts, ends, clean, i64, i64[K.I64_PFN].view(np.uint64), i32,
+    rows, nrej = K.scan(mode, arr, starts, ends, clean, i64, i64[K.I64_PFN].view(np.uint64), i32,
                         oks, ev, spans, rejected)
     codes = ev[:rows]
     is_page = (codes >= 1) & (codes <= 5)

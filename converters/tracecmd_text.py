@@ -22,4 +22,4 @@ def _header(other: pl.DataFrame, info: TraceInfo) -> None:
 
 
 FORMAT = TextFormat(name="trace-cmd", line_regex=LINE_RE, anchor=ANCHOR, head=head,
-                    header=_header, fast=True)
+                    header=_header, kernel=0)

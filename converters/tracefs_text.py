@@ -47,4 +47,4 @@ def head(pre: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 
 
 FORMAT = TextFormat(name="tracefs", line_regex=LINE_RE, anchor=ANCHOR, head=head,
-                    header=_header, fast=True)
+                    header=_header, kernel=0)

@@ -1,6 +1,6 @@
 """The compiled fast path of the text converters reads exactly what the Polars path
-reads: on every real text fixture, on hand-made awkward lines, and on random edits of
-real lines. Each comparison converts the same file twice, with and without the kernel.
+reads: on every real text fixture (tracefs, trace-cmd report, perf script), on
+hand-made awkward lines, and on random edits of real lines. Each comparison converts the same file twice, with and without the kernel.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from xpfotrace import InputError
 HERE = Path(__file__).parent
 TEXT_FIXTURES = sorted(
     [*HERE.glob("fixtures/**/*.ftrace.txt.zst"), *HERE.glob("fixtures/**/*.tracecmd*.txt.zst"),
-     *HERE.glob("fixtures/**/*.report-t.txt.zst"),
-     *(HERE.parent / "sample_traces").glob("*.ftrace.txt.zst"),
-     *(HERE.parent / "sample_traces").glob("*.tracecmd.txt.zst")])
+     *HERE.glob("fixtures/**/*.report-t.txt.zst"), *HERE.glob("fixtures/**/*.perf.txt.zst"),
+     *HERE.glob("fixtures/**/*.script-ns.txt.zst"),
+     *(HERE.parent / "sample_traces").glob("*.txt.zst")])
 
 pytest.importorskip("numba")
 
@@ -32,13 +32,12 @@ def test_kernel_loads() -> None:
 
 
 def _convert(path: Path, fast: bool, monkeypatch: pytest.MonkeyPatch,
-             chunk_bytes: int = 1 << 24) -> tuple[pa.Table | str, dict[str, object]]:
+             chunk_bytes: int = 1 << 24, fmt: str | None = None,
+             ) -> tuple[pa.Table | str, dict[str, object]]:
     with monkeypatch.context() as m:
         if not fast:
             m.setattr(textfast, "_get", lambda: None)
         try:
-            # the made-up files are tracefs text; the fixtures' format is detected
-            fmt = "tracefs" if path.suffix == ".txt" else None
             tables, info = open_trace(str(path), fmt, chunk_bytes=chunk_bytes)
             table = pa.concat_tables(list(tables))
         except InputError as exc:
@@ -46,10 +45,11 @@ def _convert(path: Path, fast: bool, monkeypatch: pytest.MonkeyPatch,
     return table, vars(info)
 
 
-def _same(path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int = 1 << 24) -> None:
+def _same(path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int = 1 << 24,
+          fmt: str | None = None) -> None:
     assert textfast.available()
-    fast, fast_info = _convert(path, True, monkeypatch, chunk_bytes)
-    slow, slow_info = _convert(path, False, monkeypatch, chunk_bytes)
+    fast, fast_info = _convert(path, True, monkeypatch, chunk_bytes, fmt)
+    slow, slow_info = _convert(path, False, monkeypatch, chunk_bytes, fmt)
     if isinstance(fast, pa.Table) and isinstance(slow, pa.Table):
         for name in slow.column_names:
             assert fast[name].equals(slow[name]), name
@@ -132,13 +132,40 @@ garbage line
 """
 
 
-def test_awkward_lines_read_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "awkward.txt"
-    path.write_text(AWKWARD + "      bash-5   [003] .... 300.6: mm_page_free: pfn=1 ord",
+# SYNTHETIC: perf script heads and anchors on the edges of their rules.
+AWKWARD_PERF = """\
+  stress-ng-fork   727/727 [000]  1292.947333123:     kmem:mm_page_alloc: page=0x1c8c63 pfn=0x1c8c63 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_COMP
+             :-1    -1 [001]  1293.002553000:          tlb:tlb_flush: pages:-1 reason:flush on task switch (0)
+            perf   468 [000]  1292.946999:                     sched:sched_switch: prev_comm=perf prev_pid=468 prev_prio=120 prev_state=D ==> next_comm=migration/0 next_pid=18 next_prio=0
+     migration/0    18 [000]   660.079979:  1  tlb:tlb_flush: pages:-1 reason:flush on task switch (0)
+     migration/0    18 [000]   660.079980:  1  2 tlb:tlb_flush: pages:-1 (0)
+     migration/0    18 [000]   660.079981:  12:tlb:tlb_flush: pages:-1 (0)
+     migration/0    18 [000]   660.079982: tlb:tlb_flush:pages:-1 (0)
+     migration/0    18 [000]   660.079983: tlb_flush: pages:-1 (0)
+     a b  5/-3 [000]   660.079984: kmem:mm_page_free: pfn=1 order=0
+     a b  -5/3 [000]   660.079985: kmem:mm_page_free: pfn=1 order=0
+     a b  --5 [000]   660.079986: kmem:mm_page_free: pfn=1 order=0
+     a b  5/ [000]   660.079987: kmem:mm_page_free: pfn=1 order=0
+     a b  /5 [000]   660.079988: kmem:mm_page_free: pfn=1 order=0
+     a-5 [000]   660.079989: kmem:mm_page_free: pfn=1 order=0
+     5 [000]   660.079990: kmem:mm_page_free: pfn=1 order=0
+     x 1/2/3 [000]   660.079991: kmem:mm_page_free: pfn=1 order=0
+     x 99999999999 [000]   660.079992: kmem:mm_page_free: pfn=1 order=0
+     x 9/99999999999 [000]   660.079993: kmem:mm_page_free: pfn=1 order=0
+     x 1 [000] d..2 660.079994: kmem:mm_page_free: pfn=1 order=0
+"""
+
+
+@pytest.mark.parametrize(("name", "text", "fmt"), [("awkward.txt", AWKWARD, "tracefs"),
+                                                   ("perf.txt", AWKWARD_PERF, "perf-script")])
+def test_awkward_lines_read_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
+                                  text: str, fmt: str) -> None:
+    path = tmp_path / name
+    path.write_text(text + "      bash-5   [003] .... 300.6: mm_page_free: pfn=1 ord",
                     encoding="utf-8")
-    _same(path, monkeypatch)
-    table, info = _convert(path, True, monkeypatch)
-    assert isinstance(table, pa.Table) and info["cut_last_line"] == AWKWARD.count("\n") + 1
+    _same(path, monkeypatch, fmt=fmt)
+    table, info = _convert(path, True, monkeypatch, fmt=fmt)
+    assert isinstance(table, pa.Table) and info["cut_last_line"] == text.count("\n") + 1
 
 
 # Real lines (tracefs and trace-cmd report), each edited at random below.
@@ -153,15 +180,23 @@ REAL_LINES = [
     "         python3-3949  [001]   882.181486: mm_page_free_batched: page=0x13897c pfn=0x13897c",
     "         python3-3949  [001]   882.181454: ipi_send_cpu:         cpu=0 callsite=on_each_cpu_cond_mask+0x20",
 ]
-ALPHABET = " \t-[]():=.0123456789xXabfp_|\u00e9\x00"
+PERF_LINES = [
+    "  stress-ng-fork   727/727 [000]  1292.947333123:     kmem:mm_page_alloc: page=0x1c8c63 pfn=0x1c8c63 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_COMP",
+    "            perf   468 [000]  1292.946999:                     sched:sched_switch: prev_comm=perf prev_pid=468 prev_prio=120 prev_state=D ==> next_comm=migration/0 next_pid=18 next_prio=0",
+    "         swapper     0 [000]  1292.947323:                          tlb:tlb_flush: pages:-1 reason:flush on task switch (0)",
+    "            perf   468 [001]  1292.966989:         kmem:mm_page_alloc_zone_locked: page=0x1db7b0 pfn=0x1db7b0 order=4 migratetype=1 percpu_refill=0",
+    "             :-1    -1 [001]  1293.002553000:          tlb:tlb_flush: pages:-1 reason:flush on task switch (0)",
+]
+ALPHABET = " \t-[]():=./0123456789xXabfp_|\u00e9\x00"
 KEYS = ["pfn=", "order=", "gfp_flags=", "migratetype=", "percpu_refill=", "page=(null)",
         " prev_pid=", "prev_comm=", " next_pid=", "next_comm=", "reason:", "reason=",
-        "pages:", "pages=", "(7)", "-12 ", " [002] ", " 1.5: ", "mm_page_free: "]
+        "pages:", "pages=", "(7)", "-12 ", " 12/13 ", " [002] ", " 1.5: ", "mm_page_free: ",
+        "kmem:mm_page_free: ", " 1 "]
 
 
 @st.composite
-def _edited(draw: st.DrawFn) -> str:
-    line = draw(st.sampled_from(REAL_LINES))
+def _edited(draw: st.DrawFn, real: list[str]) -> str:
+    line = draw(st.sampled_from(real))
     for _ in range(draw(st.integers(0, 4))):
         at = draw(st.integers(0, len(line)))
         kind = draw(st.integers(0, 3))
@@ -179,10 +214,19 @@ def _edited(draw: st.DrawFn) -> str:
 
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(_edited(), min_size=1, max_size=30))
+@given(st.lists(_edited(REAL_LINES), min_size=1, max_size=30))
 def test_edited_real_lines_read_alike(tmp_path_factory: pytest.TempPathFactory,
                                       monkeypatch: pytest.MonkeyPatch, lines: list[str]) -> None:
     path = tmp_path_factory.mktemp("edit") / "edited.txt"
-    # a valid line first, so that the file is read as tracefs text
     path.write_text("\n".join([REAL_LINES[0], *lines]) + "\n", encoding="utf-8")
-    _same(path, monkeypatch)
+    _same(path, monkeypatch, fmt="tracefs")
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_edited(PERF_LINES), min_size=1, max_size=30))
+def test_edited_perf_lines_read_alike(tmp_path_factory: pytest.TempPathFactory,
+                                      monkeypatch: pytest.MonkeyPatch, lines: list[str]) -> None:
+    path = tmp_path_factory.mktemp("edit") / "edited.txt"
+    path.write_text("\n".join([PERF_LINES[0], *lines]) + "\n", encoding="utf-8")
+    _same(path, monkeypatch, fmt="perf-script")
