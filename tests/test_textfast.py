@@ -212,7 +212,7 @@ def _edited(draw: st.DrawFn, real: list[str]) -> str:
     return line
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(_edited(REAL_LINES), min_size=1, max_size=30))
 def test_edited_real_lines_read_alike(tmp_path_factory: pytest.TempPathFactory,
@@ -222,7 +222,7 @@ def test_edited_real_lines_read_alike(tmp_path_factory: pytest.TempPathFactory,
     _same(path, monkeypatch, fmt="tracefs")
 
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=100, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(_edited(PERF_LINES), min_size=1, max_size=30))
 def test_edited_perf_lines_read_alike(tmp_path_factory: pytest.TempPathFactory,

@@ -70,7 +70,7 @@ def _guard(fn: Callable[[], T]) -> T:
 def _progress(path: str, label: str, fmt: str | None = None,
               ) -> tuple[Callable[[int], None] | None, tqdm | None]:
     if will_compile_parser(path, fmt):
-        typer.echo("xpfotrace: compiling the text parser (once per install, 10-20 s)", err=True)
+        typer.echo("xpfotrace: compiling the text parser (once per install, about 10 s)", err=True)
     try:
         size = os.path.getsize(path)
     except OSError:
