@@ -342,7 +342,6 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
         ev, other = chunk.ev, chunk.other  # line numbers from 0 in the chunk
         if other.height:
             other = other.with_columns(pl.col("ln") + first)
-        if other.height:
             fmt.header(other, info)
             _account_non_events(other, info)
         parts = [] if chunk.fast is None else [chunk.fast]

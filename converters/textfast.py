@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +45,11 @@ ROWS_SCHEMA = pa.schema([f for f in schema.EVENT_SCHEMA if f.name != "seq"]
 
 _kernel: Callable[..., Any] | None = None
 _failed = False
+_loading = threading.Lock()  # the two parsing threads ask at once: one loads
+
+
+def _disabled() -> bool:
+    return os.environ.get("XPFOTRACE_NO_JIT", "") not in ("", "0")
 
 
 def available() -> bool:
@@ -53,40 +59,47 @@ def available() -> bool:
 
 def _get() -> Callable[..., Any] | None:
     global _kernel, _failed
-    if _kernel is None and not _failed:
-        if os.environ.get("XPFOTRACE_NO_JIT", "") not in ("", "0"):
-            return None
-        # importing Numba makes some 10^5 objects: the full collections they would set
-        # off take ~0.1 s and find nothing, so the collector waits until it is done
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            from . import _textkernel
-
-            # the first call compiles the kernel, or loads it from Numba's cache
-            parse(b"a-1 [0] 1.5: tlb_flush: pages:1 (0)\nb")
-            parse(b"a 1 [0] 1.5: tlb:tlb_flush: pages:1 (0)\nb", 1)
-        except ImportError:  # no numba: the Polars path serves
-            _failed = True
-            return None
-        except Exception as exc:  # a numba that cannot compile it: say so, then the same
-            warnings.warn(f"xpfotrace: the compiled text parser is unavailable ({exc}); "
-                          "text traces are read by the slower Polars path",
-                          RuntimeWarning, stacklevel=2)
-            _failed = True
-            return None
-        finally:
-            if collecting:
-                gc.enable()
-        _kernel = _textkernel.scan
+    if _kernel is not None or _failed or _disabled():
+        return _kernel
+    with _loading:
+        if _kernel is None and not _failed:
+            _kernel = _load()
+            _failed = _kernel is None
     return _kernel
+
+
+def _load() -> Callable[..., Any] | None:
+    # importing Numba makes some 10^5 objects: the full collections they would set off
+    # take ~0.1 s and find nothing, so the collector waits until it is done
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        import numba
+
+        if getattr(numba.config, "DISABLE_JIT", False):  # the loops would run as Python
+            return None
+        from . import _textkernel
+
+        # the first calls compile the kernel, or load it from Numba's cache
+        parse(b"a-1 [0] 1.5: tlb_flush: pages:1 (0)\nb")
+        parse(b"a 1 [0] 1.5: tlb:tlb_flush: pages:1 (0)\nb", 1)
+        return _textkernel.scan
+    except ImportError:  # no numba: the Polars path serves
+        return None
+    except Exception as exc:  # a numba that cannot compile it: say so, then the same
+        warnings.warn(f"xpfotrace: the compiled text parser is unavailable ({exc}); "
+                      "text traces are read by the slower Polars path",
+                      RuntimeWarning, stacklevel=3)
+        return None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def will_compile() -> bool:
     """True when the next use compiles the kernel (no Numba cache of it yet: the first
     text conversion after an install spends 10-20 s there, once)."""
-    if _kernel is not None or _failed or os.environ.get("XPFOTRACE_NO_JIT", "") not in ("",
-                                                                                        "0"):
+    if _kernel is not None or _failed or _disabled():
         return False
     try:
         from . import _textkernel as K

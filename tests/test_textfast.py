@@ -5,6 +5,9 @@ hand-made awkward lines, and on random edits of real lines. Each comparison conv
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -230,3 +233,22 @@ def test_edited_perf_lines_read_alike(tmp_path_factory: pytest.TempPathFactory,
     path = tmp_path_factory.mktemp("edit") / "edited.txt"
     path.write_text("\n".join([PERF_LINES[0], *lines]) + "\n", encoding="utf-8")
     _same(path, monkeypatch, fmt="perf-script")
+
+
+def _in_child(code: str, **env: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env},
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def test_numba_disable_jit_means_polars_path() -> None:
+    # NUMBA_DISABLE_JIT would run the kernel's loops as Python, hundreds of times slower
+    code = "from converters import textfast as t; print(t.available())"
+    assert _in_child(code, NUMBA_DISABLE_JIT="1") == "False"
+    assert _in_child(code, XPFOTRACE_NO_JIT="1") == "False"
+
+
+def test_will_compile_without_a_cache(tmp_path: Path) -> None:
+    code = "from converters import textfast as t; print(t.will_compile())"
+    assert _in_child(code, NUMBA_CACHE_DIR=str(tmp_path)) == "True"
+    assert textfast.available() and not textfast.will_compile()
