@@ -17,7 +17,7 @@ from xpfotrace.trace import DEFAULT_CHUNK_BYTES, ProgressFn
 from xpfotrace.traceinfo import TraceInfo
 
 from . import perf_script, perfdata, textfast, tracecmd_text, tracedat, tracefs_text
-from .compression import read_head
+from .compression import CountingReader, read_head
 from .textbase import TextFormat, read_text
 
 TEXT_FORMATS: dict[str, TextFormat] = {
@@ -35,10 +35,14 @@ def will_compile_parser(path: str, fmt: str | None = None) -> bool:
     """True when reading ``path`` will first compile the text kernel (once per install)."""
     try:
         name = fmt or detect_format(path)
+        text = TEXT_FORMATS.get(name)
+        if text is None or text.kernel is None:
+            return False
+        with CountingReader(path) as reader:
+            size = reader.size_estimate
     except InputError:
         return False
-    text = TEXT_FORMATS.get(name)
-    return text is not None and text.kernel is not None and textfast.will_compile()
+    return size >= textfast.COMPILE_MIN_BYTES and textfast.will_compile()
 
 
 def _looks_binary(head: bytes) -> bool:

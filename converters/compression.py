@@ -115,6 +115,11 @@ class CountingReader:
         self.decompressed += len(data)
         return data
 
+    @property
+    def size_estimate(self) -> int:
+        """The decompressed size, roughly: compressed text traces shrink about 8-fold."""
+        return self.raw_size * (8 if self.compression else 1)
+
     def read_into(self, view: memoryview) -> int:
         """Fill ``view`` from the stream as far as it goes; returns the bytes read
         (fewer than ``len(view)`` only at the end). Saves a copy of every chunk."""

@@ -299,10 +299,10 @@ def _parse_lines(fmt: TextFormat, lines: pl.Series, ln: np.ndarray | None = None
                   lines.len())
 
 
-def _parse_chunk(fmt: TextFormat, chunk: memoryview) -> _Chunk:
-    """Parse one chunk; no shared state, so chunks can be parsed concurrently (Polars
-    and the compiled kernel release the GIL)."""
-    if fmt.kernel is not None and textfast.available():
+def _parse_chunk(fmt: TextFormat, chunk: memoryview, kernel: bool) -> _Chunk:
+    """Parse one chunk (with the compiled kernel if ``kernel``); no shared state, so
+    chunks can be parsed concurrently (Polars and the kernel release the GIL)."""
+    if kernel and fmt.kernel is not None and textfast.available():
         fc = textfast.parse(chunk, fmt.kernel)
         if fc.rejected_ln.size:
             out = _parse_lines(fmt, _split(fc.rejected), fc.rejected_ln)
@@ -371,10 +371,11 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
         return pa.Table.from_arrays(cols, schema=schema.EVENT_SCHEMA)
 
     with CountingReader(path) as reader, ThreadPoolExecutor(max_workers=2) as pool:
+        kernel = fmt.kernel is not None and textfast.wanted(reader.size_estimate)
         last_pos = 0
         pending: deque[Future[_Chunk]] = deque()
         for chunk in iter_line_chunks(reader, chunk_bytes, cut):
-            pending.append(pool.submit(_parse_chunk, fmt, chunk))
+            pending.append(pool.submit(_parse_chunk, fmt, chunk, kernel))
             if len(pending) >= 2:  # at most two chunks in flight: memory stays bounded
                 table = finish(pending.popleft().result())
                 if table is not None:

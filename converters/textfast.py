@@ -96,6 +96,21 @@ def _load() -> Callable[..., Any] | None:
             gc.enable()
 
 
+#: Text of at least this size is worth a first compile of the kernel (about 10 s, once per
+#: install); smaller inputs take the Polars path until the kernel is in Numba's cache.
+COMPILE_MIN_BYTES = 256 << 20
+
+
+def wanted(text_bytes: int) -> bool:
+    """Whether to read about ``text_bytes`` of text with the kernel: always once it is
+    compiled; a first compile only for inputs where it pays for itself."""
+    if _kernel is not None:
+        return True
+    if _failed or _disabled():
+        return False
+    return text_bytes >= COMPILE_MIN_BYTES or not will_compile()
+
+
 def will_compile() -> bool:
     """True when the next use compiles the kernel (no Numba cache of it yet: the first
     text conversion after an install spends 10-20 s there, once)."""

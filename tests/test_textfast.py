@@ -249,6 +249,9 @@ def test_numba_disable_jit_means_polars_path() -> None:
 
 
 def test_will_compile_without_a_cache(tmp_path: Path) -> None:
-    code = "from converters import textfast as t; print(t.will_compile())"
-    assert _in_child(code, NUMBA_CACHE_DIR=str(tmp_path)) == "True"
+    # a first compile (about 10 s) only for text large enough to pay for it
+    code = ("from converters import textfast as t; "
+            "print(t.will_compile(), t.wanted(1 << 20), t.wanted(t.COMPILE_MIN_BYTES))")
+    assert _in_child(code, NUMBA_CACHE_DIR=str(tmp_path)) == "True False True"
     assert textfast.available() and not textfast.will_compile()
+    assert textfast.wanted(1 << 20)
