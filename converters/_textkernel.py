@@ -591,22 +591,31 @@ def count_lines(buf):
 @njit(nogil=True, cache=True)
 def lines(buf, starts, ends, clean):
     """Fill line starts and ends (newlines excluded) of a chunk without a final newline,
-    and whether each line is printable ASCII only (the lines the kernel may accept)."""
+    and whether each line is printable ASCII only (the lines the kernel may accept).
+    A line's one trailing carriage return is no part of it (as ``_split`` strips it)."""
     starts[0] = 0
     i = 0
-    bad = False
+    bad = 0
     for p in range(buf.size):
         c = buf[p]
         if c == 10:
-            ends[i] = p
-            clean[i] = not bad
+            e = p
+            if e > starts[i] and buf[e - 1] == 13:
+                e -= 1
+                bad -= 1
+            ends[i] = e
+            clean[i] = bad == 0
             i += 1
             starts[i] = p + 1
-            bad = False
+            bad = 0
         else:
-            bad |= np.uint8(c - np.uint8(32)) > np.uint8(94)
-    ends[i] = buf.size
-    clean[i] = not bad
+            bad += np.uint8(c - np.uint8(32)) > np.uint8(94)
+    e = buf.size
+    if e > starts[i] and buf[e - 1] == 13:
+        e -= 1
+        bad -= 1
+    ends[i] = e
+    clean[i] = bad == 0
 
 
 @njit(nogil=True, cache=True)

@@ -83,6 +83,22 @@ def test_real_fixture_in_small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     _same(HERE / "fixtures/real/py-short.tracecmd_R.txt.zst", monkeypatch, chunk_bytes=4096)
 
 
+def test_crlf_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SYNTHETIC: a real trace with Windows line ends (and one line with two carriage
+    # returns, which keeps one); the kernel reads the lines without their "\r"
+    import zstandard
+
+    data = (HERE / "fixtures/real/py-short.tracecmd_t.txt.zst").read_bytes()
+    text = zstandard.ZstdDecompressor().stream_reader(data).read().replace(b"\n", b"\r\n")
+    text = text.replace(b"\r\n", b"\r\r\n", 1)
+    path = tmp_path / "crlf.txt"
+    path.write_bytes(text)
+    _same(path, monkeypatch, fmt="trace-cmd")
+    chunk = text[:text.rfind(b"\n")]
+    fc = textfast.parse(chunk)
+    assert fc.table.num_rows > 0.9 * fc.lines
+
+
 # SYNTHETIC: lines made by hand, each on an edge of one of the rules.
 AWKWARD = """\
 # tracer: nop
