@@ -1,8 +1,8 @@
-"""The Numba kernel behind :mod:`converters.textfast` (importing this compiles it, or
-loads it from Numba's cache).
+"""The Numba kernel behind :mod:`converters.textfast` (each function is compiled on its
+first call, or loaded from Numba's cache).
 
 Each rule here mirrors one expression of the Polars path (``textbase``,
-``tracefs_text``); the comment above each helper names the expression. The kernel
+``tracefs_text``, ``perf_script``); the comments name the expressions. The kernel
 accepts a line only when its reading is certain to equal the Polars one; any doubt
 rejects the line to that path. Only printable ASCII is accepted, so whitespace is
 the space byte and ``\\w``/``\\d`` are ASCII.
