@@ -18,6 +18,9 @@ from numba import njit
 SP = 32
 MAX_ORDER = 20
 
+# event codes (0: any other event, whose fields are all null)
+EV_ALLOC, EV_FREE, EV_FREE_BATCHED, EV_ZONE_LOCKED, EV_DRAIN, EV_SWITCH, EV_TLB = range(1, 8)
+
 # event names, each followed by ':' in the line
 _E_ALLOC = np.frombuffer(b"mm_page_alloc", dtype=np.uint8)
 _E_FREE = np.frombuffer(b"mm_page_free", dtype=np.uint8)
@@ -122,19 +125,19 @@ def _fits(s, e, max_digits, buf):
 def _event_code(buf, s, e):
     n = e - s
     if n == 13 and _at(buf, s, e, _E_ALLOC):
-        return 1
+        return EV_ALLOC
     if n == 12 and _at(buf, s, e, _E_FREE):
-        return 2
+        return EV_FREE
     if n == 20 and _at(buf, s, e, _E_FREE_B):
-        return 3
+        return EV_FREE_BATCHED
     if n == 25 and _at(buf, s, e, _E_ZONE):
-        return 4
+        return EV_ZONE_LOCKED
     if n == 18 and _at(buf, s, e, _E_DRAIN):
-        return 5
+        return EV_DRAIN
     if n == 12 and _at(buf, s, e, _E_SWITCH):
-        return 6
+        return EV_SWITCH
     if n == 9 and _at(buf, s, e, _E_TLB):
-        return 7
+        return EV_TLB
     return 0
 
 
@@ -352,7 +355,7 @@ def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, reje
         order = mig = refill = prev_pid = next_pid = reason = 0
         pages = 0
         g_s = g_e = pc_s = pc_e = nc_s = nc_e = -1
-        if 1 <= code <= 5:
+        if EV_ALLOC <= code <= EV_DRAIN:
             # one pass over the fields, keeping each key's leftmost valid match:
             # pfn      (?:^|\s)pfn=(?:0[xX][0-9a-fA-F]+|\d+)(?:\s|$)  (hex tried first)
             # order    (?:^|\s)order=-?\d+(?:\s|$)
@@ -397,7 +400,7 @@ def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, reje
                         q = _signed(buf, p + 12, re_)
                         if q >= 0 and (q == re_ or buf[q] == SP):
                             ms, me = p + 12, q
-            null_page = code == 1 and has_null
+            null_page = code == EV_ALLOC and has_null
             if not ok or (vs < 0 and not null_page):
                 rejected[nrej] = i
                 nrej += 1
@@ -429,14 +432,14 @@ def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, reje
                     order_ok = True
                     if o < 0 or o > MAX_ORDER:
                         ok = False
-            elif code == 3:
+            elif code == EV_FREE_BATCHED:
                 order_ok = True
             else:
                 ok = False
             if gs >= 0:
                 g_s = gs
                 g_e = _token_end(buf, gs, re_)
-            if code == 1 and g_s < 0:
+            if code == EV_ALLOC and g_s < 0:
                 ok = False
             if ms >= 0:
                 if _fits(ms, me, 9, buf):
@@ -450,9 +453,9 @@ def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, reje
                     refill_ok = True
                 else:
                     ok = False
-            if code == 4 and not (mig_ok and refill_ok):
+            if code == EV_ZONE_LOCKED and not (mig_ok and refill_ok):
                 ok = False
-        elif code == 6:
+        elif code == EV_SWITCH:
             # prev_comm=(.*?) prev_pid=(-?\d+), and next_ the same
             for side in range(2):
                 kc = _K_PREV_COMM if side == 0 else _K_NEXT_COMM
@@ -487,7 +490,7 @@ def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, reje
                 else:
                     nc_s, nc_e = c0, found
                     next_pid = _int_at(buf, v, q)
-        elif code == 7:
+        elif code == EV_TLB:
             # reason: \((-?\d+)\)\s*$ first, then reason[:=](-?\d+)\b
             e = re_
             while e > rs and buf[e - 1] == SP:

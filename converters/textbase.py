@@ -302,7 +302,8 @@ def _parse_lines(fmt: TextFormat, lines: pl.Series, ln: np.ndarray | None = None
 def _parse_chunk(fmt: TextFormat, chunk: memoryview, kernel: bool) -> _Chunk:
     """Parse one chunk (with the compiled kernel if ``kernel``); no shared state, so
     chunks can be parsed concurrently (Polars and the kernel release the GIL)."""
-    if kernel and fmt.kernel is not None and textfast.available():
+    if (kernel and fmt.kernel is not None and len(chunk) < textfast.MAX_CHUNK
+            and textfast.available()):
         fc = textfast.parse(chunk, fmt.kernel)
         if fc.rejected_ln.size:
             out = _parse_lines(fmt, _split(fc.rejected), fc.rejected_ln)

@@ -35,9 +35,8 @@ import pyarrow as pa
 
 from xpfotrace import schema
 
-#: Event codes of the kernel; 0 is any other event (fields all null).
-EVENTS = ("", "mm_page_alloc", "mm_page_free", "mm_page_free_batched",
-          "mm_page_alloc_zone_locked", "mm_page_pcpu_drain", "sched_switch", "tlb_flush")
+#: The kernel's offsets are 32-bit: larger chunks take the Polars path.
+MAX_CHUNK = (1 << 31) - 1
 
 #: A chunk's rows before numbering: EVENT_SCHEMA without ``seq``, with the line number.
 ROWS_SCHEMA = pa.schema([f for f in schema.EVENT_SCHEMA if f.name != "seq"]
@@ -188,7 +187,7 @@ def parse(buf: bytes | memoryview, mode: int = 0) -> FastChunk:
     rows, nrej = K.scan(mode, arr, starts, ends, clean, i64, i64[K.I64_PFN].view(np.uint64), i32,
                         oks, ev, spans, rejected)
     codes = ev[:rows]
-    is_page = (codes >= 1) & (codes <= 5)
+    is_page = (codes >= K.EV_ALLOC) & (codes <= K.EV_DRAIN)
     strings = {}
     for name, col in (("comm", K.S_COMM), ("event", K.S_EVENT), ("gfp_flags", K.S_GFP),
                       ("prev_comm", K.S_PREV_COMM), ("next_comm", K.S_NEXT_COMM)):
@@ -218,12 +217,12 @@ def parse(buf: bytes | memoryview, mode: int = 0) -> FastChunk:
         "gfp_flags": strings["gfp_flags"],
         "migratetype": i32_col(K.I32_MIG, oks[K.OK_MIG, :rows]),
         "percpu_refill": i32_col(K.I32_REFILL, oks[K.OK_REFILL, :rows]),
-        "prev_pid": i32_col(K.I32_PREV_PID, codes == 6),
+        "prev_pid": i32_col(K.I32_PREV_PID, codes == K.EV_SWITCH),
         "prev_comm": strings["prev_comm"],
-        "next_pid": i32_col(K.I32_NEXT_PID, codes == 6),
+        "next_pid": i32_col(K.I32_NEXT_PID, codes == K.EV_SWITCH),
         "next_comm": strings["next_comm"],
         "tlb_pages": i64_col(K.I64_TLB_PAGES, pa.int64(), oks[K.OK_TLB_PAGES, :rows]),
-        "tlb_reason": i32_col(K.I32_TLB_REASON, codes == 7),
+        "tlb_reason": i32_col(K.I32_TLB_REASON, codes == K.EV_TLB),
         "ln": i32_col(K.I32_LN),
     }
     table = pa.Table.from_arrays([cols[c] for c in ROWS_SCHEMA.names], schema=ROWS_SCHEMA)
