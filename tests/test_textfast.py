@@ -231,24 +231,22 @@ def _edited(draw: st.DrawFn, real: list[str]) -> str:
     return line
 
 
-@settings(max_examples=150, deadline=None,
+FORMAT_LINES = {"tracefs": REAL_LINES, "perf-script": PERF_LINES}
+
+
+@settings(max_examples=250, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(_edited(REAL_LINES), min_size=1, max_size=30))
+@given(st.sampled_from(sorted(FORMAT_LINES)).flatmap(
+    lambda fmt: st.tuples(st.just(fmt), st.lists(_edited(FORMAT_LINES[fmt]), min_size=1,
+                                                 max_size=30))))
 def test_edited_real_lines_read_alike(tmp_path_factory: pytest.TempPathFactory,
-                                      monkeypatch: pytest.MonkeyPatch, lines: list[str]) -> None:
+                                      monkeypatch: pytest.MonkeyPatch,
+                                      case: tuple[str, list[str]]) -> None:
+    fmt, lines = case
     path = tmp_path_factory.mktemp("edit") / "edited.txt"
-    path.write_text("\n".join([REAL_LINES[0], *lines]) + "\n", encoding="utf-8")
-    _same(path, monkeypatch, fmt="tracefs")
-
-
-@settings(max_examples=100, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(_edited(PERF_LINES), min_size=1, max_size=30))
-def test_edited_perf_lines_read_alike(tmp_path_factory: pytest.TempPathFactory,
-                                      monkeypatch: pytest.MonkeyPatch, lines: list[str]) -> None:
-    path = tmp_path_factory.mktemp("edit") / "edited.txt"
-    path.write_text("\n".join([PERF_LINES[0], *lines]) + "\n", encoding="utf-8")
-    _same(path, monkeypatch, fmt="perf-script")
+    # the format's first real line leads, so that every file has an event
+    path.write_text("\n".join([FORMAT_LINES[fmt][0], *lines]) + "\n", encoding="utf-8")
+    _same(path, monkeypatch, fmt=fmt)
 
 
 def _in_child(code: str, **env: str) -> str:
