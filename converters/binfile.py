@@ -4,6 +4,7 @@ format errors into one-line InputErrors with the byte offset."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import cast
 
 import pyarrow as pa
 
@@ -25,8 +26,15 @@ def binary_tables(path: str, info: TraceInfo,
                   convert: Callable[[bytes, TraceInfo], pa.Table]) -> Iterator[pa.Table]:
     """One table: ``convert`` applied to the whole file (.zst/.gz/.xz decompressed first)."""
     with CountingReader(path) as reader:
-        data = b"".join(iter(lambda: reader.read(1 << 24), b""))
+        data: bytes | bytearray
+        if reader.compression is None:  # one read into memory of the file's size
+            data = bytearray(reader.raw_size)
+            got = reader.read_into(memoryview(data))
+            del data[got:]  # in place (a file that shrank meanwhile); a slice would copy
+        else:
+            data = b"".join(iter(lambda: reader.read(1 << 24), b""))
     try:
-        yield convert(data, info)
+        # a bytearray serves the readers as bytes do (slices, struct, numpy views)
+        yield convert(cast(bytes, data), info)
     except BinaryFormatError as exc:
         raise InputError(path, str(exc), offset=exc.offset) from None
