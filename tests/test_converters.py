@@ -130,6 +130,20 @@ def test_small_chunks_give_identical_tables() -> None:
     assert small.height == big.height > 0
     assert small.equals(big)
     assert small["seq"].to_list() == list(range(small.height))
+    assert table(64).equals(big)  # chunks shorter than a line
+
+
+def test_a_line_longer_than_the_buffers(tmp_path: Path) -> None:
+    # SYNTHETIC: a garbage line of 200 kB (past a chunk and the buffer's slack) mid-trace
+    lines = TRACEFS_4X.splitlines()
+    path = tmp_path / "long.txt"
+    path.write_text("\n".join([*lines[:6], "x" * 200_000, *lines[6:]]) + "\n")
+    def read(chunk: int) -> tuple[pl.DataFrame, int | None, int]:
+        tables, info = open_trace(str(path), chunk_bytes=chunk)
+        df = pl.concat([pl.from_arrow(t) for t in tables])  # type: ignore[misc]
+        return df, info.first_skipped_line, info.skipped_lines
+    small, big = read(4096), read(64 << 20)
+    assert small[0].equals(big[0]) and small[1:] == big[1:] == (7, 1)
 
 
 def test_format_can_be_forced(tmp_path: Path) -> None:
