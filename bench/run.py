@@ -8,8 +8,10 @@ Inputs (reused when present in DIR, default bench/data):
   kbuild-5s.dat           trace-cmd extract of 5 s of the same workload
   kbuild-5s.perf.data     perf record -a of 5 s of the same workload (any *.perf.data
                           of tracepoint samples is measured)
-The text trace is also converted once 7 times over (about 1.4 GB; --no-large skips
-it): peak RSS must stay under 1.5 GB and not grow with the input.
+The text trace is also converted with the Polars path only (XPFOTRACE_NO_JIT=1), for
+comparison with the compiled line kernel, and once 7 times over (about 1.4 GB;
+--no-large skips it): peak RSS must stay under 1.5 GB and not grow with the input.
+The kernel is compiled into Numba's cache before the first measurement.
 With --capture (root), the kbuild files are captured first with the kernel
 sources given by --kernel-src (run `make tinyconfig` there beforehand).
 
