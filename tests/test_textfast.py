@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -269,3 +270,28 @@ def test_will_compile_without_a_cache(tmp_path: Path) -> None:
     assert _in_child(code, NUMBA_CACHE_DIR=str(tmp_path)) == "True False True"
     assert textfast.available() and not textfast.will_compile()
     assert textfast.wanted(1 << 20)
+
+
+# runs of bytes of 0x20 and up (whole 8-byte words among them), each ended by a newline,
+# a carriage return, another control byte or nothing
+_RUN = st.tuples(st.binary(max_size=24).map(lambda b: bytes(b"a ~\x7f\x80\xff"[x % 6] for x in b)),
+                 st.sampled_from([b"\n", b"\r\n", b"\r", b"\x00", b"\x1f", b""]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_RUN, max_size=8).map(lambda runs: b"".join(a + b for a, b in runs)))
+def test_line_split(data: bytes) -> None:
+    # the word-at-a-time split and printable test against the plain reading of _split
+    from converters import _textkernel as K
+
+    arr = np.frombuffer(data, dtype=np.uint8)
+    n = K.count_lines(arr)
+    starts, ends = np.empty(n, np.int32), np.empty(n, np.int32)
+    clean = np.empty(n, np.bool_)
+    K.lines(arr, starts, ends, clean)
+    got = [(data[s:e], bool(c)) for s, e, c in zip(starts, ends, clean, strict=True)]
+    want = []
+    for line in data.split(b"\n"):
+        line = line.removesuffix(b"\r")
+        want.append((line, all(32 <= c <= 126 for c in line)))
+    assert got == want
