@@ -187,7 +187,6 @@ def parse(buf: bytes | memoryview, mode: int = 0) -> FastChunk:
     rows, nrej = K.scan(mode, arr, starts, ends, clean, i64, i64[K.I64_PFN].view(np.uint64), i32,
                         oks, ev, spans, rejected)
     codes = ev[:rows]
-    is_page = (codes >= K.EV_ALLOC) & (codes <= K.EV_DRAIN)
     strings = {}
     for name, col in (("comm", K.S_COMM), ("event", K.S_EVENT), ("gfp_flags", K.S_GFP),
                       ("prev_comm", K.S_PREV_COMM), ("next_comm", K.S_NEXT_COMM)):
@@ -213,7 +212,7 @@ def parse(buf: bytes | memoryview, mode: int = 0) -> FastChunk:
         "comm": strings["comm"],
         "event": strings["event"],
         "pfn": i64_col(K.I64_PFN, pa.uint64(), oks[K.OK_PFN, :rows]),
-        "order": i32_col(K.I32_ORDER, oks[K.OK_ORDER, :rows] & is_page),
+        "order": i32_col(K.I32_ORDER, oks[K.OK_ORDER, :rows]),
         "gfp_flags": strings["gfp_flags"],
         "migratetype": i32_col(K.I32_MIG, oks[K.OK_MIG, :rows]),
         "percpu_refill": i32_col(K.I32_REFILL, oks[K.OK_REFILL, :rows]),
