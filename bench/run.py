@@ -11,7 +11,8 @@ Inputs (reused when present in DIR, default bench/data):
 The text trace is also converted with the Polars path only (XPFOTRACE_NO_JIT=1), for
 comparison with the compiled line kernel, and once 7 times over (about 1.4 GB;
 --no-large skips it): peak RSS must stay under 1.5 GB and not grow with the input.
-The kernel is compiled into Numba's cache before the first measurement.
+The kernel is compiled into Numba's cache, and the inputs are read once into the page
+cache, before the first measurement.
 With --capture (root), the kbuild files are captured first with the kernel
 sources given by --kernel-src (run `make tinyconfig` there beforehand).
 
@@ -138,6 +139,11 @@ def main() -> None:
     # per install, some seconds); the measured runs load it from there, as later ones do
     subprocess.run([sys.executable, "-c", "from converters import textfast as t; "
                     "assert t.available()"], check=True)
+    # and reads a trace it has just captured from the page cache, not the disk
+    for f in sorted(args.data.glob("kbuild-*")):
+        with f.open("rb") as src:
+            while src.read(1 << 24):
+                pass
     with tempfile.TemporaryDirectory() as tmp:
         text = args.data / "kbuild-10s.ftrace.txt"
         pq = Path(tmp) / "kbuild.parquet"
