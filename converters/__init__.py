@@ -42,7 +42,7 @@ def will_compile_parser(path: str, fmt: str | None = None) -> bool:
             size = reader.size_estimate
     except InputError:
         return False
-    return size >= textfast.COMPILE_MIN_BYTES and textfast.will_compile()
+    return textfast.wanted(size) and textfast.will_compile()
 
 
 def _looks_binary(head: bytes) -> bool:

@@ -21,14 +21,10 @@ MAX_ORDER = 20
 # event codes (0: any other event, whose fields are all null)
 EV_ALLOC, EV_FREE, EV_FREE_BATCHED, EV_ZONE_LOCKED, EV_DRAIN, EV_SWITCH, EV_TLB = range(1, 8)
 
-# event names, each followed by ':' in the line
-_E_ALLOC = np.frombuffer(b"mm_page_alloc", dtype=np.uint8)
-_E_FREE = np.frombuffer(b"mm_page_free", dtype=np.uint8)
-_E_FREE_B = np.frombuffer(b"mm_page_free_batched", dtype=np.uint8)
-_E_ZONE = np.frombuffer(b"mm_page_alloc_zone_locked", dtype=np.uint8)
-_E_DRAIN = np.frombuffer(b"mm_page_pcpu_drain", dtype=np.uint8)
-_E_SWITCH = np.frombuffer(b"sched_switch", dtype=np.uint8)
-_E_TLB = np.frombuffer(b"tlb_flush", dtype=np.uint8)
+# event names, in the order of their codes (EV_ALLOC .. EV_TLB)
+_EVENT_NAMES = tuple(np.frombuffer(name, dtype=np.uint8) for name in (
+    b"mm_page_alloc", b"mm_page_free", b"mm_page_free_batched", b"mm_page_alloc_zone_locked",
+    b"mm_page_pcpu_drain", b"sched_switch", b"tlb_flush"))
 
 _K_PFN = np.frombuffer(b"pfn=", dtype=np.uint8)
 _K_ORDER = np.frombuffer(b"order=", dtype=np.uint8)
@@ -123,22 +119,40 @@ def _fits(s, e, max_digits, buf):
 
 @njit(cache=True)
 def _event_code(buf, s, e):
-    n = e - s
-    if n == 13 and _at(buf, s, e, _E_ALLOC):
-        return EV_ALLOC
-    if n == 12 and _at(buf, s, e, _E_FREE):
-        return EV_FREE
-    if n == 20 and _at(buf, s, e, _E_FREE_B):
-        return EV_FREE_BATCHED
-    if n == 25 and _at(buf, s, e, _E_ZONE):
-        return EV_ZONE_LOCKED
-    if n == 18 and _at(buf, s, e, _E_DRAIN):
-        return EV_DRAIN
-    if n == 12 and _at(buf, s, e, _E_SWITCH):
-        return EV_SWITCH
-    if n == 9 and _at(buf, s, e, _E_TLB):
-        return EV_TLB
+    """The code of the event name buf[s:e] (EV_*), 0 for any other event."""
+    for i, name in enumerate(_EVENT_NAMES):
+        if e - s == name.size and _at(buf, s, e, name):
+            return i + 1
     return 0
+
+
+@njit(cache=True)
+def _uint_at(buf, s, e, base):
+    """Value of the digits buf[s:e] in ``base`` (10 or 16, already checked)."""
+    v = np.uint64(0)
+    for q in range(s, e):
+        c = buf[q]
+        h = c - 48 if c <= 57 else (c - 55 if c <= 70 else c - 87)
+        v = v * np.uint64(base) + np.uint64(h)
+    return v
+
+
+@njit(cache=True)
+def _number_after(buf, rs, re_, key, word_end):
+    """The leftmost ``key[:=](-?\\d+)`` whose number ends before a non-word byte
+    (``word_end``: ``\\b``) or a space (else), or at the end: (start, end) of the
+    number, or (-1, -1)."""
+    pos = rs
+    while True:
+        p = _find(buf, pos, re_, key)
+        if p < 0:
+            return -1, -1
+        v = p + key.size
+        if v < re_ and (buf[v] == 58 or buf[v] == 61):
+            q = _signed(buf, v + 1, re_)
+            if q >= 0 and (q == re_ or (not _word(buf[q]) if word_end else buf[q] == SP)):
+                return v + 1, q
+        pos = p + 1
 
 
 @njit(cache=True)
@@ -188,13 +202,13 @@ S_COMM, S_EVENT, S_GFP, S_PREV_COMM, S_NEXT_COMM = range(5)
 
 
 @njit(nogil=True, cache=True)
-def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, rejected):
+def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans):
     """Read the lines [starts, ends) of buf, as tracefs or ``trace-cmd report`` text
     (``mode`` 0) or ``perf script`` text (1). Accepted lines fill row k of the outputs
-    (i64, pfn_out, i32, oks, ev, spans; every field of the row is written), rejected
-    ones are listed in ``rejected``. Returns (accepted, rejected) counts."""
+    (i64, pfn_out, i32, oks, ev, spans; every field of the row is written, the line's
+    number in ``i32[I32_LN]``); a rejected line is only skipped. Returns the number of
+    accepted lines."""
     n = starts.size
-    nrej = 0
     k = 0
     for i in range(n):
         ls = starts[i]
@@ -204,8 +218,6 @@ def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, reje
         while br < le and buf[br] != 91:
             br += 1
         if not clean[i] or br == le:
-            rejected[nrej] = i
-            nrej += 1
             continue
         # --- the anchor at the first '[':
         # \[\d+\]\s+(?:[^\s\[\]]{4,5}\s+)?\d+\.\d+:\s+\w+:\s*
@@ -213,14 +225,10 @@ def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, reje
         ce = _digits_end(buf, cs, le)
         t1s = _spaces_end(buf, ce + 1, le)
         if ce == cs or ce >= le or buf[ce] != 93 or t1s == ce + 1 or ce - cs > 9:
-            rejected[nrej] = i
-            nrej += 1
             continue
         t1e = _token_end(buf, t1s, le)
         t2s = _spaces_end(buf, t1e, le)
         if t2s == t1e or t2s >= le:
-            rejected[nrej] = i
-            nrej += 1
             continue
         t2e = _token_end(buf, t2s, le)
         stamp_s = -1
@@ -268,8 +276,6 @@ def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, reje
                     dot = d
                     ev_s = c1 + 1  # the event, after its system
         if not ok or stamp_s < 0:
-            rejected[nrej] = i
-            nrej += 1
             continue
         ev_e = _word_colon(buf, ev_s, le)
         rs = _spaces_end(buf, ev_e + 1, le)
@@ -278,8 +284,6 @@ def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, reje
         frac_s = dot + 1
         frac_e = _digits_end(buf, frac_s, le)
         if sec_e - stamp_s > 9:
-            rejected[nrej] = i
-            nrej += 1
             continue
         sec = _int_at(buf, stamp_s, sec_e)
         frac = 0
@@ -287,8 +291,6 @@ def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, reje
             frac = frac * 10 + (buf[frac_s + j] - 48 if frac_s + j < frac_e else 0)
         # --- head: text before the anchor, ending in whitespace
         if br == ls or buf[br - 1] != SP:
-            rejected[nrej] = i
-            nrej += 1
             continue
         r = br
         while r > ls and buf[r - 1] == SP:
@@ -313,8 +315,6 @@ def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, reje
             while d > t_s and _digit(buf[d - 1]):
                 d -= 1
             if d == r or d == t_s or buf[d - 1] != 45 or r - d > 9:
-                rejected[nrej] = i
-                nrej += 1
                 continue
             c_e = d - 1
             while c_e > t_s and buf[c_e - 1] == SP:
@@ -339,8 +339,6 @@ def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, reje
                 tok = pid_s
             if (e2 == r or e2 == pid_e or tok == ls or buf[tok - 1] != SP
                     or pid_e - e2 > 9):
-                rejected[nrej] = i
-                nrej += 1
                 continue
             t_s = _spaces_end(buf, ls, tok - 1)
             c_e = tok - 1
@@ -402,26 +400,11 @@ def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, reje
                             ms, me = p + 12, q
             null_page = code == EV_ALLOC and has_null
             if not ok or (vs < 0 and not null_page):
-                rejected[nrej] = i
-                nrej += 1
                 continue
             if not null_page:
-                if hexa:
-                    if ve - vs > 16:
-                        ok = False
-                    v = np.uint64(0)
-                    for q in range(vs, ve):
-                        c = buf[q]
-                        h = c - 48 if c <= 57 else (c - 55 if c <= 70 else c - 87)
-                        v = v * np.uint64(16) + np.uint64(h)
-                    pfn = v
-                else:
-                    if ve - vs > 19:
-                        ok = False
-                    v = np.uint64(0)
-                    for q in range(vs, ve):
-                        v = v * np.uint64(10) + np.uint64(buf[q] - 48)
-                    pfn = v
+                if ve - vs > (16 if hexa else 19):  # could overflow 64 bits
+                    ok = False
+                pfn = _uint_at(buf, vs, ve, 16 if hexa else 10)
                 pfn_ok = True
             if os_ >= 0:
                 if not _fits(os_, oe, 9, buf):
@@ -511,44 +494,20 @@ def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, reje
                         else:
                             ok = False
             if not got and ok:
-                pos = rs
-                while True:
-                    p = _find(buf, pos, re_, _K_REASON)
-                    if p < 0:
-                        break
-                    v = p + 6
-                    if v < re_ and (buf[v] == 58 or buf[v] == 61):
-                        q = _signed(buf, v + 1, re_)
-                        if q >= 0 and (q == re_ or not _word(buf[q])):
-                            if _fits(v + 1, q, 9, buf):
-                                reason = _int_at(buf, v + 1, q)
-                                got = True
-                            else:
-                                ok = False
-                            break
-                    pos = p + 1
-            if not got:
-                ok = False
+                v, q = _number_after(buf, rs, re_, _K_REASON, True)
+                if v < 0 or not _fits(v, q, 9, buf):
+                    ok = False
+                else:
+                    reason = _int_at(buf, v, q)
             # pages[:=](-?\d+)(?:\s|$)
-            pos = rs
-            while ok:
-                p = _find(buf, pos, re_, _K_PAGES)
-                if p < 0:
-                    break
-                v = p + 5
-                if v < re_ and (buf[v] == 58 or buf[v] == 61):
-                    q = _signed(buf, v + 1, re_)
-                    if q >= 0 and (q == re_ or buf[q] == SP):
-                        if _fits(v + 1, q, 18, buf):
-                            pages = _int_at(buf, v + 1, q)
-                            pages_ok = True
-                        else:
-                            ok = False
-                        break
-                pos = p + 1
+            v, q = _number_after(buf, rs, re_, _K_PAGES, False)
+            if v >= 0:
+                if _fits(v, q, 18, buf):
+                    pages = _int_at(buf, v, q)
+                    pages_ok = True
+                else:
+                    ok = False
         if not ok:
-            rejected[nrej] = i
-            nrej += 1
             continue
         ev[k] = code
         i64[I64_TS, k] = sec * 1_000_000_000 + frac
@@ -579,7 +538,7 @@ def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans, reje
         spans[S_NEXT_COMM, k] = nc_s
         spans[S_NEXT_COMM + 5, k] = nc_e
         k += 1
-    return k, nrej
+    return k
 
 
 @njit(nogil=True, cache=True)

@@ -256,22 +256,16 @@ def parse_event_fields(ev: pl.DataFrame) -> pl.DataFrame:
                    .fill_null(False).alias("_ok"))
 
 
-def _empty_columns(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    # untyped nulls; the cast to the Arrow schema gives them their types
-    missing = [pl.lit(None).alias(name) for name in names if name not in df.columns]
-    return df.with_columns(missing) if missing else df
+def _as_table(df: pl.DataFrame, sch: pa.Schema) -> pa.Table:
+    """The columns of ``sch`` as an Arrow table of that schema; columns the frame lacks
+    are null (untyped here, typed by the cast)."""
+    missing = [pl.lit(None).alias(name) for name in sch.names if name not in df.columns]
+    return df.with_columns(missing).select(sch.names).to_arrow().cast(sch)
 
 
 def to_arrow(df: pl.DataFrame) -> pa.Table:
     """Select and cast the schema's columns into an Arrow table of EVENT_SCHEMA."""
-    df = _empty_columns(df, schema.EVENT_SCHEMA.names).select(schema.COLUMNS)
-    return df.to_arrow().cast(schema.EVENT_SCHEMA)
-
-
-def _rows(ev: pl.DataFrame) -> pa.Table:
-    """Well-formed rows of the Polars path as an Arrow table of ROWS_SCHEMA."""
-    df = _empty_columns(ev, ROWS_SCHEMA.names).select(ROWS_SCHEMA.names)
-    return df.to_arrow().cast(ROWS_SCHEMA)
+    return _as_table(df, schema.EVENT_SCHEMA)
 
 
 @dataclass
@@ -352,7 +346,7 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
                 _skip(info, bad.height, bad.select(pl.col("ln").min()).item() + first)
             good = ev.filter(pl.col("_ok"))
             if good.height:
-                parts.append(_rows(good))
+                parts.append(_as_table(good, ROWS_SCHEMA))
         parts = [t for t in parts if t.num_rows]
         if not parts:
             return None

@@ -27,7 +27,7 @@ import gc
 import os
 import threading
 import warnings
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -42,8 +42,8 @@ MAX_CHUNK = (1 << 31) - 1
 ROWS_SCHEMA = pa.schema([f for f in schema.EVENT_SCHEMA if f.name != "seq"]
                         + [pa.field("ln", pa.int32(), nullable=False)])
 
-_kernel: Callable[..., Any] | None = None
-_failed = False
+_ready = False  # the kernel is loaded
+_failed = False  # it cannot be (no Numba, or it failed to compile)
 _loading = threading.Lock()  # the two parsing threads ask at once: one loads
 
 
@@ -53,21 +53,22 @@ def _disabled() -> bool:
 
 def available() -> bool:
     """True when the compiled kernel can be used (Numba importable, not disabled)."""
-    return _get() is not None
+    return _get()
 
 
-def _get() -> Callable[..., Any] | None:
-    global _kernel, _failed
-    if _kernel is not None or _failed or _disabled():
-        return _kernel
+def _get() -> bool:
+    """Load the kernel on first use; whether it is loaded."""
+    global _ready, _failed
+    if _ready or _failed or _disabled():
+        return _ready
     with _loading:
-        if _kernel is None and not _failed:
-            _kernel = _load()
-            _failed = _kernel is None
-    return _kernel
+        if not _ready and not _failed:
+            _ready = _load()
+            _failed = not _ready
+    return _ready
 
 
-def _load() -> Callable[..., Any] | None:
+def _load() -> bool:
     # importing Numba makes some 10^5 objects: the full collections they would set off
     # take ~0.1 s and find nothing, so the collector waits until it is done
     collecting = gc.isenabled()
@@ -76,20 +77,18 @@ def _load() -> Callable[..., Any] | None:
         import numba
 
         if getattr(numba.config, "DISABLE_JIT", False):  # the loops would run as Python
-            return None
-        from . import _textkernel
-
+            return False
         # the first calls compile the kernel, or load it from Numba's cache
         parse(b"a-1 [0] 1.5: tlb_flush: pages:1 (0)\nb")
         parse(b"a 1 [0] 1.5: tlb:tlb_flush: pages:1 (0)\nb", 1)
-        return _textkernel.scan
+        return True
     except ImportError:  # no numba: the Polars path serves
-        return None
+        return False
     except Exception as exc:  # a numba that cannot compile it: say so, then the same
         warnings.warn(f"xpfotrace: the compiled text parser is unavailable ({exc}); "
                       "text traces are read by the slower Polars path",
                       RuntimeWarning, stacklevel=3)
-        return None
+        return False
     finally:
         if collecting:
             gc.enable()
@@ -103,7 +102,7 @@ COMPILE_MIN_BYTES = 256 << 20
 def wanted(text_bytes: int) -> bool:
     """Whether to read about ``text_bytes`` of text with the kernel: always once it is
     compiled; a first compile only for inputs where it pays for itself."""
-    if _kernel is not None:
+    if _ready:
         return True
     if _failed or _disabled():
         return False
@@ -111,9 +110,9 @@ def wanted(text_bytes: int) -> bool:
 
 
 def will_compile() -> bool:
-    """True when the next use compiles the kernel (no Numba cache of it yet: the first
-    text conversion after an install spends 10-20 s there, once)."""
-    if _kernel is not None or _failed or _disabled():
+    """True when the next use compiles the kernel (no Numba cache of it yet: about
+    10 s, once per install)."""
+    if _ready or _failed or _disabled():
         return False
     try:
         from . import _textkernel as K
@@ -124,18 +123,16 @@ def will_compile() -> bool:
         return False
 
 
+@dataclass(frozen=True)
 class FastChunk:
     """What the kernel made of one chunk: the accepted rows as an Arrow table of
-    EVENT_SCHEMA less ``seq`` (plus ``ln``), and the rejected lines for the Polars path."""
+    ROWS_SCHEMA, the rejected lines (joined by newlines) and their numbers for the
+    Polars path, and the chunk's number of lines."""
 
-    __slots__ = ("lines", "rejected", "rejected_ln", "table")
-
-    def __init__(self, table: pa.Table, rejected: bytes, rejected_ln: np.ndarray,
-                 lines: int) -> None:
-        self.table = table
-        self.rejected = rejected
-        self.rejected_ln = rejected_ln
-        self.lines = lines
+    table: pa.Table
+    rejected: bytes
+    rejected_ln: np.ndarray
+    lines: int
 
 
 def _empty(shape: tuple[int, ...], dtype: type[np.generic]) -> tuple[np.ndarray, pa.Buffer]:
@@ -183,9 +180,8 @@ def parse(buf: bytes | memoryview, mode: int = 0) -> FastChunk:
     oks, _ = _empty((5, n), np.bool_)
     ev, _ = _empty((n,), np.int8)
     spans, _ = _empty((10, n), np.int32)
-    rejected, _ = _empty((n,), np.int32)
-    rows, nrej = K.scan(mode, arr, starts, ends, clean, i64, i64[K.I64_PFN].view(np.uint64), i32,
-                        oks, ev, spans, rejected)
+    rows = K.scan(mode, arr, starts, ends, clean, i64, i64[K.I64_PFN].view(np.uint64), i32, oks,
+                  ev, spans)
     codes = ev[:rows]
     strings = {}
     for name, col in (("comm", K.S_COMM), ("event", K.S_EVENT), ("gfp_flags", K.S_GFP),
@@ -225,7 +221,9 @@ def parse(buf: bytes | memoryview, mode: int = 0) -> FastChunk:
         "ln": i32_col(K.I32_LN),
     }
     table = pa.Table.from_arrays([cols[c] for c in ROWS_SCHEMA.names], schema=ROWS_SCHEMA)
-    rej = rejected[:nrej].copy()
-    # rare: headers, markers, oddities
+    # the lines not accepted (rare: headers, markers, oddities)
+    rejected = np.ones(n, dtype=bool)
+    rejected[i32[K.I32_LN, :rows]] = False
+    rej = np.flatnonzero(rejected).astype(np.int32)
     rejected_bytes = b"\n".join(buf[starts[i]:ends[i]] for i in rej.tolist())
     return FastChunk(table, rejected_bytes, rej, n)

@@ -1,6 +1,7 @@
 """The compiled fast path of the text converters reads exactly what the Polars path
 reads: on every real text fixture (tracefs, trace-cmd report, perf script), on
-hand-made awkward lines, and on random edits of real lines. Each comparison converts the same file twice, with and without the kernel.
+hand-made awkward lines, and on random edits of real lines. Each comparison converts
+the same file twice, with and without the kernel.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def _convert(path: Path, fast: bool, monkeypatch: pytest.MonkeyPatch,
              ) -> tuple[pa.Table | str, dict[str, object]]:
     with monkeypatch.context() as m:
         if not fast:
-            m.setattr(textfast, "_get", lambda: None)
+            m.setattr(textfast, "_get", lambda: False)
         try:
             tables, info = open_trace(str(path), fmt, chunk_bytes=chunk_bytes)
             table = pa.concat_tables(list(tables))

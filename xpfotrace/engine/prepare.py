@@ -498,10 +498,9 @@ def _runs(refill: BOOL, cpu: I32, ts: I64) -> tuple[I64, I32, Runs]:
 def _pack(pfn: U64, shift: np.uint64, out: U64) -> None:
     """``out = pfn << shift | index``, built in blocks (no full-size index array)."""
     np.left_shift(pfn, shift, out=out)
-    block = 1 << 16
-    index = np.arange(block, dtype=np.uint64)
-    for start in range(0, len(out), block):  # a loop over blocks of 65536 rows
-        part = out[start:start + block]
+    index = np.arange(BLOCK, dtype=np.uint64)
+    for start in range(0, len(out), BLOCK):  # a loop over blocks, not rows
+        part = out[start:start + BLOCK]
         part |= index[:len(part)] + np.uint64(start)
 
 
