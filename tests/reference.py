@@ -69,6 +69,7 @@ def state_replay(events: list[dict[str, Any]], batch: bool, lazy: bool) -> tuple
                     if not lazy:
                         if not user.get(f, False):
                             user[f] = True
+                            cnt(cpu, "user_sets")  # a pte write (MODEL.md section 5)
                             marked = True
                     else:
                         was_user = user.get(f, False)
@@ -116,7 +117,7 @@ def state_replay(events: list[dict[str, Any]], batch: bool, lazy: bool) -> tuple
 
 
 def remote_deferred(reqs: list, switches: list, n: int, n_trace: int, t0: int,
-                    dur: int) -> dict[str, Any]:
+                    dur: int, bound: int | None = None) -> dict[str, Any]:
     k = -(-n // n_trace)
     d = dur + 1
     timeline = []
@@ -132,8 +133,23 @@ def remote_deferred(reqs: list, switches: list, n: int, n_trace: int, t0: int,
     timeline.sort(key=lambda x: (x[0], x[1], x[2]))
     open_reqs: dict[int, list[int]] = {v: [] for v in range(n)}
     flushes = 0
+    bounded = 0
     windows: list[int] = []
+
+    def bounded_flush(o: int) -> None:
+        # MODEL.md section 8: one full flush at a + T clearing every request pending on o
+        nonlocal bounded
+        at = open_reqs[o][0] + bound
+        bounded += 1
+        windows.extend(at - t for t in open_reqs[o])
+        open_reqs[o] = []
+
     for mts, _r, _seq, is_switch, v in timeline:
+        if bound is not None:
+            # every item with ts <= a + T comes before o's bounded flush at a + T
+            for o in range(n):
+                while open_reqs[o] and open_reqs[o][0] + bound < mts:
+                    bounded_flush(o)
         if is_switch:
             if open_reqs[v]:
                 flushes += 1
@@ -143,6 +159,11 @@ def remote_deferred(reqs: list, switches: list, n: int, n_trace: int, t0: int,
             for other in range(n):
                 if other != v:
                     open_reqs[other].append(mts)
+    if bound is not None:
+        t_end = t0 + dur  # the trace's last ts, t0 + D - 1
+        for o in range(n):
+            while open_reqs[o] and open_reqs[o][0] + bound <= t_end:
+                bounded_flush(o)
     censored = sum(len(x) for x in open_reqs.values())
     windows.sort()
 
@@ -151,9 +172,30 @@ def remote_deferred(reqs: list, switches: list, n: int, n_trace: int, t0: int,
             return None
         return windows[(p * len(windows) + 99) // 100 - 1]
 
-    return {"remote_full_flushes": flushes, "windows": len(windows),
+    return {"remote_full_flushes": flushes + bounded, "bounded_flushes": bounded,
+            "windows": len(windows),
             "censored_windows": censored, "window_p50_ns": q(50), "window_p99_ns": q(99),
             "window_max_ns": q(100)}
+
+
+UNITS = {"ns": 1, "us": 1000, "ms": 1000_000, "s": 1000_000_000}
+
+
+def parse_strategy(strategy: str) -> tuple[str, dict[str, int]]:
+    """`deferred+batch@bound=2ms@ceiling=64` -> ("deferred+batch", {"bound": 2000000,
+    "ceiling": 64}) (MODEL.md section 8); no validation."""
+    base, *params = strategy.split("@")
+    out: dict[str, int] = {}
+    for p in params:
+        key, value = p.split("=")
+        if key == "bound":
+            for unit in ("ns", "us", "ms", "s"):
+                if value.endswith(unit):
+                    out[key] = int(value[: -len(unit)]) * UNITS[unit]
+                    break
+        else:
+            out[key] = int(value)
+    return base, out
 
 
 def reference_replay(events: list[dict[str, Any]], n_trace: int, n: int,
@@ -162,21 +204,30 @@ def reference_replay(events: list[dict[str, Any]], n_trace: int, n: int,
     keys = ["requests", "alloc_requests", "kunmap_requests", "refill_requests",
             "full_requests", "local_invlpg_pages", "ipis", "remote_invlpg_pages",
             "remote_full_flushes", "user_allocs", "kernel_allocs", "unmaps", "remaps",
-            "refill_runs"]
+            "pte_writes", "refill_runs"]
     out: dict[str, Any] = {k: 0 for k in keys}
-    if strategy == "none":
+    base, params = parse_strategy(strategy)
+    if base == "none":
         return out
-    remote, *opts = strategy.split("+")
+    ceiling = params.get("ceiling", CEILING)
+    bound = params.get("bound")
+    remote, *opts = base.split("+")
     reqs, per_cpu = state_replay(events, "batch" in opts, "lazy" in opts)
     mult = {c: sum(1 for v in range(n) if v % n_trace == c) for c in range(n_trace)}
     for cpu, d in per_cpu.items():
+        m = mult.get(cpu, 0)
         for key, val in d.items():
-            out[key] += val * mult.get(cpu, 0)
+            if key != "user_sets":
+                out[key] += val * m
+        # MODEL.md section 5: unmaps + remaps + frames whose user bit a non-lazy user
+        # allocation set
+        out["pte_writes"] += (d.get("unmaps", 0) + d.get("remaps", 0)
+                              + d.get("user_sets", 0)) * m
     for _ts, _seq, cpu, pages, origin in reqs:
         m = mult.get(cpu, 0)
         out["requests"] += m
         out[origin + "_requests"] += m
-        full = pages == FULL or pages > CEILING
+        full = pages == FULL or pages > ceiling
         if full:
             out["full_requests"] += m
         else:
@@ -190,5 +241,5 @@ def reference_replay(events: list[dict[str, Any]], n_trace: int, n: int,
                 if e["event"] == "sched_switch" and _is_mm_switch(e)]
     t0 = min(e["ts"] for e in events)
     dur = max(e["ts"] for e in events) - t0
-    out.update(remote_deferred(reqs, switches, n, n_trace, t0, dur))
+    out.update(remote_deferred(reqs, switches, n, n_trace, t0, dur, bound))
     return out

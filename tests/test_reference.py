@@ -89,3 +89,32 @@ def test_interpolation_search_matches_reference(case: tuple[list[dict[str, Any]]
             setattr(remote._Windows, k, v)
     want = reference_replay(events, n_trace, n, "deferred")
     assert {k: result.strategies["deferred"][k] for k in want} == want
+
+
+PARAMETERISED = st.lists(
+    st.tuples(st.sampled_from([s.name for s in ALL if s.remote != "none"]),
+              st.one_of(st.none(), st.integers(1, 45)),  # bound in ns (deferred only)
+              st.one_of(st.none(), st.sampled_from([1, 2, 3, 4, 33]))),
+    min_size=1, max_size=4)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(traces(), PARAMETERISED)
+def test_parameters_match_reference(case: tuple[list[dict[str, Any]], int, int],
+                                    params: list[tuple[str, int | None, int | None]]) -> None:
+    """bound and ceiling (MODEL.md section 8), ties at exactly a + T included: bounds up
+    to the trace's whole span over timestamps 0..40 make every tie likely."""
+    events, n_trace, n = case
+    names = []
+    for base, bound, ceiling in params:
+        name = base
+        if bound is not None and base.startswith("deferred"):
+            name += f"@bound={bound}ns"
+        if ceiling is not None:
+            name += f"@ceiling={ceiling}"
+        names.append(name)
+    result = replay(make_trace(events, cpus=n_trace), cpus=n, strategies=",".join(names))
+    for name in names:
+        want = reference_replay(events, n_trace, n, name)
+        got = result.strategies[name]
+        assert {k: got[k] for k in want} == want, name

@@ -73,7 +73,8 @@ BOOL = npt.NDArray[np.bool_]
 # kind codes of page-acting events
 USER_ALLOC, KERNEL_ALLOC, FREE, REFILL_MOVABLE, REFILL_OTHER = 0, 1, 2, 3, 4
 
-#: tlb_single_page_flush_ceiling: requests of more pages are full flushes.
+#: tlb_single_page_flush_ceiling: requests of more pages are full flushes (MODEL.md
+#: section 3; a strategy's ``ceiling`` parameter changes it, section 8).
 FLUSH_CEILING = 33
 #: Orders are clipped to this (2^62 frames: beyond any real allocation, inside int64).
 MAX_SHIFT = 62
@@ -183,13 +184,19 @@ class UserAllocs:
     rows: I64  # action indices
     rank: I64  # their events' ranks
     by_cpu: CpuCounts
-    small: BOOL  # a range request when marked (pages <= the flush ceiling)
+    order: I8  # their orders (pages = 2^order)
     kunmap: I64  # kunmap requests: pages if zero-filled, else 0
     kunmap_per_cpu: I64
     multi: I64  # the (few) rows of more than one page, as row numbers here
     multi_cpu: I32
     multi_extra: I64  # their pages - 1
     kernel_per_cpu: I64  # kernel allocations per CPU (no variant changes them either)
+
+    def small(self, ceiling: int) -> BOOL:
+        """A range request when marked: pages <= ``ceiling`` (2^order <= C exactly when
+        order <= floor(log2 C))."""
+        out: BOOL = self.order <= ceiling.bit_length() - 1
+        return out
 
     def pages_per_cpu(self, where: BOOL) -> I64:
         """Pages per CPU of the rows ``where`` selects: one per row, plus the extra
@@ -232,12 +239,13 @@ def user_allocs(a: Actions, cpus: int) -> UserAllocs:
     """The user allocations among ``a``, with what no variant changes."""
     rows = np.flatnonzero(a.kind == USER_ALLOC)
     cpu = np.take(a.cpu, rows)
-    pages = np.left_shift(np.int64(1), np.take(a.order, rows))
+    order = np.take(a.order, rows)
+    pages = np.left_shift(np.int64(1), order)
     by_cpu = CpuCounts(cpu, cpus)
     kunmap = np.where(np.take(a.zero, rows), pages, 0)
     multi = np.flatnonzero(pages > 1)
     return UserAllocs(rows=rows, rank=np.take(a.rank, rows), by_cpu=by_cpu,
-                      small=pages <= FLUSH_CEILING, kunmap=kunmap,
+                      order=order, kunmap=kunmap,
                       kunmap_per_cpu=by_cpu.total(kunmap), multi=multi,
                       multi_cpu=np.take(cpu, multi), multi_extra=np.take(pages, multi) - 1,
                       kernel_per_cpu=per_cpu(np.compress(a.kind == KERNEL_ALLOC, a.cpu), cpus))

@@ -17,6 +17,7 @@ from .memory import short_lived_arrays
 from .percpu import bincount
 from .prepare import prepare
 from .projection import Projection, Timeline
+from .bounded import bounded_pass
 from .remote import DeferredCounters, deferred_pass, window_cdf
 from .state import PER_CPU_COUNTERS, StateResult, state_pass
 
@@ -24,10 +25,12 @@ from .state import PER_CPU_COUNTERS, StateResult, state_pass
 COUNTERS: tuple[str, ...] = (
     "requests", "alloc_requests", "kunmap_requests", "refill_requests", "full_requests",
     "local_invlpg_pages", "ipis", "remote_invlpg_pages", "remote_full_flushes",
-    "user_allocs", "kernel_allocs", "unmaps", "remaps", "refill_runs",
+    "user_allocs", "kernel_allocs", "unmaps", "remaps", "pte_writes", "refill_runs",
 )
+#: What deferred strategies report besides (MODEL.md sections 5 and 8).
 WINDOW_COUNTERS: tuple[str, ...] = (
-    "windows", "censored_windows", "window_p50_ns", "window_p99_ns", "window_max_ns")
+    "windows", "censored_windows", "window_p50_ns", "window_p99_ns", "window_max_ns",
+    "bounded_flushes")
 
 Counters = dict[str, int | None]
 
@@ -80,18 +83,27 @@ def trace_facts(tr: Trace) -> tuple[dict[str, Any], dict[str, Any]]:
     return facts, observed
 
 
-def _scaled(sr: StateResult, proj: Projection) -> dict[str, int]:
+def _scaled(sr: StateResult, proj: Projection, ceiling: int) -> dict[str, int]:
     """Each counter summed over the virtual CPUs: per traced CPU times its multiplicity."""
     mult = proj.multiplicities()
-    return {c: int(sr.counts[c] @ mult) for c in PER_CPU_COUNTERS}
+    counts = sr.counts(ceiling)
+    return {c: int(counts[c] @ mult) for c in PER_CPU_COUNTERS}
+
+
+@dataclass
+class Deferred:
+    """What the remote pass of a deferred strategy found."""
+
+    counters: DeferredCounters
+    bounded_flushes: int = 0
 
 
 def _counters(s: strat.Strategy, base: dict[str, int], n: int,
-              deferred: DeferredCounters | None) -> Counters:
+              deferred: Deferred | None) -> Counters:
     out: Counters = {c: 0 for c in COUNTERS}
     if s.remote == "none":
         out.update({"windows": 0, "censored_windows": 0, "window_p50_ns": None,
-                    "window_p99_ns": None, "window_max_ns": None})
+                    "window_p99_ns": None, "window_max_ns": None, "bounded_flushes": 0})
         return out
     out.update(base)
     if s.remote == "sync":
@@ -100,9 +112,11 @@ def _counters(s: strat.Strategy, base: dict[str, int], n: int,
         out["remote_full_flushes"] = base["full_requests"] * (n - 1)
         return out
     assert deferred is not None
-    out["remote_full_flushes"] = deferred.remote_full_flushes
-    for k in WINDOW_COUNTERS:
-        out[k] = getattr(deferred, k)
+    d = deferred.counters
+    out["remote_full_flushes"] = d.remote_full_flushes
+    out.update({"windows": d.windows, "censored_windows": d.censored_windows,
+                "window_p50_ns": d.window_p50_ns, "window_p99_ns": d.window_p99_ns,
+                "window_max_ns": d.window_max_ns, "bounded_flushes": deferred.bounded_flushes})
     return out
 
 
@@ -210,6 +224,13 @@ class Replayer:
         p = self.prepared
         return Projection(cpus, p.cpus, p.t0, p.duration_ns)
 
+    @staticmethod
+    def _deferred(tl: Timeline, proj: Projection, bound: int | None) -> Deferred:
+        if bound is None:
+            return Deferred(deferred_pass(tl, proj))
+        counters, forced = bounded_pass(tl, proj, bound)
+        return Deferred(counters, forced)
+
     def run(self, cpus: int | None = None,
             strategies: list[strat.Strategy] | None = None) -> ReplayResult:
         """Counters of each strategy (default all nine) on ``cpus`` (virtual) CPUs."""
@@ -222,11 +243,18 @@ class Replayer:
         proj = self.projection(n)
         chosen = strategies if strategies is not None else strat.parse(None)
         variants = list(dict.fromkeys(s.variant for s in chosen if s.remote != "none"))
-        remote = {s.variant for s in chosen if s.remote == "deferred"}
+        # the remote passes each variant needs: one per bound (None: unbounded)
+        bounds: dict[tuple[bool, bool], list[int | None]] = {v: [] for v in variants}
+        for s in chosen:
+            if s.remote == "deferred" and s.bound_ns not in bounds[s.variant]:
+                bounds[s.variant].append(s.bound_ns)
 
-        def chain(v: tuple[bool, bool]) -> DeferredCounters | None:
+        def chain(v: tuple[bool, bool]) -> dict[int | None, Deferred]:
             self.state(v)
-            return deferred_pass(self.timeline(v), proj) if v in remote else None
+            if not bounds[v]:
+                return {}
+            tl = self.timeline(v)
+            return {b: self._deferred(tl, proj, b) for b in bounds[v]}
 
         # each variant's state and remote passes are NumPy calls that release the GIL:
         # one chain per core
@@ -236,8 +264,8 @@ class Replayer:
             if s.remote == "none":
                 out[s.name] = _counters(s, {}, n, None)
                 continue
-            out[s.name] = _counters(s, _scaled(self.state(s.variant), proj), n,
-                                    deferred.get(s.variant))
+            out[s.name] = _counters(s, _scaled(self.state(s.variant), proj, s.ceiling), n,
+                                    deferred[s.variant].get(s.bound_ns))
         return ReplayResult(trace=self.facts, observed=self.observed, cpus=n, strategies=out)
 
 

@@ -29,6 +29,7 @@ import polars as pl
 from .percpu import per_cpu
 from .prepare import (
     BOOL,
+    FLUSH_CEILING,
     I8,
     I64,
     Frames,
@@ -37,17 +38,22 @@ from .prepare import (
 
 PER_CPU_COUNTERS: tuple[str, ...] = (
     "requests", "alloc_requests", "kunmap_requests", "refill_requests", "full_requests",
-    "local_invlpg_pages", "user_allocs", "kernel_allocs", "unmaps", "remaps", "refill_runs",
+    "local_invlpg_pages", "user_allocs", "kernel_allocs", "unmaps", "remaps", "pte_writes",
+    "refill_runs",
 )
 
 
 @dataclass
 class StateResult:
-    """Outcome of the state pass for one (batch, lazy) variant."""
+    """Outcome of the state pass for one (batch, lazy) variant.
+
+    Which events request flushes does not depend on the flush ceiling; only the split
+    of alloc requests into range and full ones does (``counts``)."""
 
     rank: I64  # the requesting events, ascending
     n: I64  # how many requests each makes
-    counts: dict[str, I64]  # PER_CPU_COUNTERS, per traced CPU
+    fixed: dict[str, I64]  # the PER_CPU_COUNTERS no ceiling changes, per traced CPU
+    marked: BOOL  # the user allocations (``UserAllocs`` rows) that make an alloc request
     prepared: Prepared
 
     @property
@@ -56,6 +62,16 @@ class StateResult:
         p, r = self.prepared, self.rank
         return pl.DataFrame({"rank": r, "ts": p.ts[r], "seq": p.seq[r], "cpu": p.cpu[r],
                              "n": self.n})
+
+    def counts(self, ceiling: int = FLUSH_CEILING) -> dict[str, I64]:
+        """PER_CPU_COUNTERS per traced CPU, with requests of more than ``ceiling`` pages
+        full (a kunmap request is one page, a refill request always full)."""
+        ua, m = self.prepared.user_allocs, self.marked
+        small = ua.small(ceiling)
+        out = dict(self.fixed)
+        out["full_requests"] = ua.by_cpu.count(m & ~small) + self.fixed["refill_requests"]
+        out["local_invlpg_pages"] = ua.pages_per_cpu(m & small) + ua.kunmap_per_cpu
+        return out
 
 
 def _prev(f: Frames, after: BOOL) -> BOOL:
@@ -82,14 +98,16 @@ def _tristate(one: BOOL, keep: BOOL) -> I8:
     return out
 
 
-def _frame_counters(f: Frames, lazy: bool, n_actions: int) -> tuple[BOOL, I64, I64]:
-    """Whether each action marks a frame; unmaps and remaps per CPU."""
+def _frame_counters(f: Frames, lazy: bool, n_actions: int) -> tuple[BOOL, I64, I64, I64]:
+    """Whether each action marks a frame; unmaps, remaps and direct-map entry writes
+    (``pte_writes``, MODEL.md section 5) per CPU."""
     k, count = f.kinds, f.by_cpu.count
     if lazy:  # one bit S = user = unmapped
         s_prev = _prev(f, _carry(f, _tristate(k.sets_user, ~(k.sets_user | k.clears))))
         mark = k.sets_user & ~s_prev
         unmaps = count(mark) + k.zero_per_cpu
         remaps = k.zero_per_cpu + count(k.clears & s_prev)
+        pte = unmaps + remaps
     else:
         u_prev = _prev(f, k.sets_user)
         # unmapped: set by a zero-filled user allocation or a movable refill, unchanged by
@@ -97,32 +115,32 @@ def _frame_counters(f: Frames, lazy: bool, n_actions: int) -> tuple[BOOL, I64, I
         plain_alloc = k.user_alloc & ~k.zero_alloc
         m_prev = _prev(f, _carry(f, _tristate(k.zero_alloc | k.refill_movable, plain_alloc)))
         refill_new = k.refill_movable & ~m_prev
-        mark = (k.user_alloc & ~u_prev) | refill_new
+        sets_user = k.user_alloc & ~u_prev  # these frames leave the direct map too
+        mark = sets_user | refill_new
         unmaps = k.zero_per_cpu + count(refill_new)
         remaps = count(m_prev & ~plain_alloc & ~k.refill_movable)
+        pte = unmaps + remaps + count(sets_user)
     # an action marks when any of its frames does
     marked = np.zeros(n_actions, dtype=bool)
     marked[np.compress(mark, f.aidx)] = True
-    return marked, unmaps, remaps
+    return marked, unmaps, remaps, pte
 
 
 def state_pass(p: Prepared, *, batch: bool, lazy: bool) -> StateResult:
     """Apply the page-state rules of one variant; return its requests and counters."""
     a, ua = p.actions, p.user_allocs
     frames = p.frames if batch else p.frames_without_refills
-    marked, unmaps, remaps = _frame_counters(frames, lazy, len(a))
+    marked, unmaps, remaps, pte = _frame_counters(frames, lazy, len(a))
     # alloc and kunmap requests: on the user allocations themselves
     m = marked[ua.rows]
-    ranged = m & ua.small
     counts = {
         "alloc_requests": ua.by_cpu.count(m),
         "kunmap_requests": ua.kunmap_per_cpu,
-        "full_requests": ua.by_cpu.count(m & ~ua.small),
-        "local_invlpg_pages": ua.pages_per_cpu(ranged) + ua.kunmap_per_cpu,
         "user_allocs": ua.by_cpu.rows(),
         "kernel_allocs": ua.kernel_per_cpu,
         "unmaps": unmaps,
         "remaps": remaps,
+        "pte_writes": pte,
         "refill_requests": np.zeros(p.cpus, dtype=np.int64),
         "refill_runs": np.zeros(p.cpus, dtype=np.int64),
     }
@@ -136,12 +154,11 @@ def state_pass(p: Prepared, *, batch: bool, lazy: bool) -> StateResult:
         r = p.runs
         counts["refill_requests"] = per_cpu(r.cpu[run_marked], p.cpus)
         counts["refill_runs"] = per_cpu(r.cpu, p.cpus)
-        counts["full_requests"] = counts["full_requests"] + counts["refill_requests"]
         # merge the (few) run ends into the allocations' ranks, both ascending
         ends = np.sort(r.rank[run_marked])
         at = np.searchsorted(rank, ends)
         rank, req_n = np.insert(rank, at, ends), np.insert(req_n, at, 1)
     counts["requests"] = (counts["alloc_requests"] + counts["kunmap_requests"]
                           + counts["refill_requests"])
-    return StateResult(rank=rank, n=req_n.astype(np.int64, copy=False), counts=counts,
-                       prepared=p)
+    return StateResult(rank=rank, n=req_n.astype(np.int64, copy=False), fixed=counts,
+                       marked=m, prepared=p)
