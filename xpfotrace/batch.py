@@ -23,7 +23,9 @@ TRACE_SUFFIXES = (".parquet", ".txt", ".trace", ".dat", ".data", ".zst", ".gz", 
 COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     "trace": pl.String, "profile": pl.String, "strategy": pl.String, "cpus": pl.Int64,
     **{c: pl.Int64 for c in COUNTERS}, **{c: pl.Int64 for c in WINDOW_COUNTERS},
-    "added_cpu_ns": pl.Int64, "overhead": pl.Float64, "error": pl.String,
+    "cost_local_ns": pl.Int64, "cost_pte_ns": pl.Int64, "cost_remote_ns": pl.Int64,
+    "added_cpu_ns": pl.Int64, "overhead": pl.Float64, "exceeds_capacity": pl.Boolean,
+    "error": pl.String,
 }
 
 
@@ -58,7 +60,8 @@ def analyze(path: str, profiles: list[Profile], strategies: list[strat.Strategy]
         cmp = compare(tr, profiles, strategies=strategies, baseline_sys_ns=baseline_sys_ns,
                       replayer=rep)
         return [{"trace": path, "profile": prof, "strategy": name, "cpus": entry["cpus"],
-                 **row, "error": None}
+                 **row, **{f"cost_{k}_ns": v for k, v in row["cost_ns"].items()},
+                 "error": None}
                 for prof, entry in cmp.profiles.items()
                 for name, row in entry["strategies"].items()]
     except XpfoError as exc:

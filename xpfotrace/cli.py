@@ -99,7 +99,10 @@ def _load(path: str, fmt: str | None, trim: bool) -> Trace:
 
 
 StrategiesOpt = Annotated[str | None, typer.Option(
-    "--strategies", "-s", help="Comma-separated strategies (default: all nine).")]
+    "--strategies", "-s", help="Comma-separated strategies (default: all nine): none, sync, "
+    "sync+batch, sync+lazy, sync+batch+lazy, deferred, deferred+batch, deferred+lazy, "
+    "deferred+batch+lazy; parameters after @: bound=T (deferred only, e.g. @bound=2ms) and "
+    "ceiling=C (e.g. @ceiling=64).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 ProfileFileOpt = Annotated[list[str] | None, typer.Option(
     "--profile-file", help="TOML file with more profiles; repeat.")]
@@ -219,6 +222,9 @@ def compare(
         "--baseline-sys", help="Kernel CPU seconds of the traced workload "
         "(default: recorded by 'capture').")] = None,
     strategies: StrategiesOpt = None,
+    sensitivity: Annotated[bool, typer.Option(
+        "--sensitivity", help="Vary each cost parameter x0.5 and x2 (one at a time): the "
+        "range of overhead and the parameter that moves it most.")] = False,
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
@@ -235,7 +241,8 @@ def compare(
         with tqdm(total=len(profs), unit="profile", desc="compare", file=sys.stderr,
                   disable=None, leave=False) as bar:
             result = run_compare(tr, profs, strategies=chosen, baseline_sys_ns=base,
-                                 replayer=rep, progress=bar.update)
+                                 replayer=rep, progress=bar.update,
+                                 with_sensitivity=sensitivity)
         if as_json:
             typer.echo(json.dumps(result.to_dict(), indent=1))
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,9 +15,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-PARAMS: tuple[str, ...] = ("invlpg_ns", "full_flush_ns", "ipi_base_ns", "ipi_per_target_ns",
-                           "ipi_recv_ns", "broadcast_invalidate")
-_NUMERIC = PARAMS[:-1]
+PARAMS: tuple[str, ...] = ("invlpg_ns", "flush_call_ns", "full_flush_ns", "pte_write_ns",
+                           "cacheline_ns", "ipi_base_ns", "ipi_per_target_ns", "ipi_recv_ns",
+                           "broadcast_invalidate")
+#: The cost parameters in ns (all but broadcast_invalidate).
+NUMERIC: tuple[str, ...] = PARAMS[:-1]
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,10 @@ class Profile:
     name: str
     cpus: int
     invlpg_ns: int
+    flush_call_ns: int
     full_flush_ns: int
+    pte_write_ns: int
+    cacheline_ns: int
     ipi_base_ns: int
     ipi_per_target_ns: int
     ipi_recv_ns: int
@@ -37,6 +42,13 @@ class Profile:
 
     def params(self) -> dict[str, int | bool]:
         return {p: getattr(self, p) for p in PARAMS}
+
+    def scaled(self, param: str, factor: float) -> Profile:
+        """This profile with one cost parameter multiplied by ``factor`` (rounded to
+        whole ns), for ``compare --sensitivity``."""
+        if param not in NUMERIC:
+            raise UsageError(f"{param!r} is not a cost parameter; known: {', '.join(NUMERIC)}")
+        return replace(self, **{param: round(getattr(self, param) * factor)})
 
     def to_dict(self) -> dict[str, Any]:
         """The object ``xpfotrace profiles --json`` prints."""
@@ -58,7 +70,7 @@ def parse_profile(data: dict[str, Any], origin: str) -> Profile:
     if not isinstance(cpus, int) or isinstance(cpus, bool) or cpus < 1:
         raise InputError(origin, f"profile {name!r}: field 'cpus' must be a positive integer")
     values: dict[str, Any] = {}
-    for key in _NUMERIC:
+    for key in NUMERIC:
         v = need(key)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise InputError(origin, f"profile {name!r}: field {key!r} must be a number")

@@ -19,8 +19,10 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
     ("ipis", "IPIs"),
     ("remote_invlpg_pages", "remote pg"),
     ("remote_full_flushes", "remote full"),
+    ("bounded_flushes", "bounded"),
     ("unmaps", "unmaps"),
     ("remaps", "remaps"),
+    ("pte_writes", "pte writes"),
     ("window_p50_ns", "win p50 ms"),
     ("window_p99_ns", "win p99 ms"),
     ("window_max_ns", "win max ms"),
@@ -57,8 +59,7 @@ def render(result: ReplayResult) -> str:
         ", ".join(f"{k}: {v:,}" for k, v in obs.items()) if obs else "none")
     proj = (f"replayed on {result.cpus} CPUs (projected from {t['cpus']})"
             if result.cpus != t["cpus"] else f"replayed on {result.cpus} CPUs")
-    order = [n for n in DISPLAY_ORDER if n in result.strategies]
-    order += [n for n in result.strategies if n not in order]
+    order = ordered(list(result.strategies))
     rows = [["strategy", *[h for _, h in _COLUMNS]]]
     for name in order:
         c = result.strategies[name]
@@ -67,41 +68,87 @@ def render(result: ReplayResult) -> str:
 
 
 def render_profiles(profiles: list[Profile]) -> str:
-    rows = [["profile", "cpus", "invlpg", "full flush", "IPI base", "per target", "recv",
-             "broadcast", "description"]]
+    rows = [["profile", "cpus", "invlpg", "flush call", "full flush", "pte write",
+             "cache line", "IPI base", "per target", "recv", "broadcast", "description"]]
     for p in profiles:
-        rows.append([p.name, str(p.cpus), f"{p.invlpg_ns} ns", f"{p.full_flush_ns} ns",
+        rows.append([p.name, str(p.cpus), f"{p.invlpg_ns} ns", f"{p.flush_call_ns} ns",
+                     f"{p.full_flush_ns} ns", f"{p.pte_write_ns} ns", f"{p.cacheline_ns} ns",
                      f"{p.ipi_base_ns} ns", f"{p.ipi_per_target_ns} ns", f"{p.ipi_recv_ns} ns",
                      "yes" if p.broadcast_invalidate else "no", p.description])
     return table(rows)
 
 
+def ordered(names: list[str]) -> list[str]:
+    """Strategy names in display order: the series' strategies first, then the rest
+    (parameterised ones) as given."""
+    out = [n for n in DISPLAY_ORDER if n in names]
+    return out + [n for n in names if n not in out]
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
 def render_comparison(cmp: Comparison, trace_facts: dict[str, Any]) -> str:
-    """Strategies as rows; for each profile: added CPU s, overhead, IPIs, remote flushes, p99."""
-    names = list(cmp.profiles)
-    first = cmp.profiles[names[0]]["strategies"]
-    order = [n for n in DISPLAY_ORDER if n in first]
+    """One table per profile: the three cost parts, added CPU time, overhead, the remote
+    work and the p99 exposure window of each strategy."""
     head = [f"trace: {trace_facts['events']:,} events on {trace_facts['cpus']} CPUs over "
             f"{trace_facts['duration_ns'] / 1e9:.3f} s"]
-    for n in names:
-        prof = cmp.profiles[n]
+    blocks: list[str] = []
+    flagged = False
+    for pname, prof in cmp.profiles.items():
         base = prof["baseline_sys_ns"]
-        head.append(f"{n}: {prof['cpus']} CPUs, baseline kernel time "
-                    + (f"{base / 1e9:.3f} s" if base is not None else
-                       "unknown (overhead needs --baseline-sys or a trace from 'capture')"))
-    sub = ["added s", "overhead", "IPIs", "remote flushes", "win p99 ms"]
-    rows = [["strategy"] + [f"{n}: {h}" if i == 0 else h for n in names
-                            for i, h in enumerate(sub)]]
-    for s in order:
-        row = [s]
-        for n in names:
-            c = cmp.profiles[n]["strategies"][s]
-            ov = c["overhead"]
-            row += [f"{c['added_cpu_ns'] / 1e9:.4f}",
-                    "-" if ov is None else f"{ov:.2%}",
-                    f"{c['ipis']:,}",
-                    f"{c['remote_full_flushes'] + c['remote_invlpg_pages']:,}",
-                    _cell("window_p99_ns", c.get("window_p99_ns"))]
-        rows.append(row)
-    return "\n".join(head) + "\n\n" + table(rows) + (
-        "\n\nremote flushes = remote full flushes + remote single-page invalidations")
+        bcast = prof.get("broadcast_invalidate", False)
+        title = (f"{pname}: {prof['cpus']} CPUs, baseline kernel time "
+                 + (f"{base / 1e9:.3f} s" if base is not None else
+                    "unknown (overhead needs --baseline-sys or a trace from 'capture')"))
+        rows_in = prof["strategies"]
+        sens = any("sensitivity" in r for r in rows_in.values())
+        remote_head = "remote inval" if bcast else "IPIs"
+        cols = ["strategy", "local s", "pte s", "remote s", "added s", "overhead",
+                remote_head, "remote full", "bounded", "win p99 ms"]
+        if sens:
+            cols += ["overhead x0.5..x2", "most sensitive"]
+        rows = [cols]
+        for name in ordered(list(rows_in)):
+            c = rows_in[name]
+            parts = c["cost_ns"]
+            added = f"{c['added_cpu_ns'] / 1e9:.4f}"
+            if c.get("exceeds_capacity"):
+                added += f" (!{c['capacity_factor']:.1f}x)"
+                flagged = True
+            remote = (c["remote_invlpg_pages"] + c["remote_full_flushes"] if bcast
+                      else c["ipis"])
+            row = [name, f"{parts['local'] / 1e9:.4f}", f"{parts['pte'] / 1e9:.4f}",
+                   f"{parts['remote'] / 1e9:.4f}", added, _pct(c["overhead"]),
+                   f"{remote:,}", f"{c['remote_full_flushes']:,}",
+                   _cell("bounded_flushes", c.get("bounded_flushes")),
+                   _cell("window_p99_ns", c.get("window_p99_ns"))]
+            if sens:
+                sv = c["sensitivity"]
+                lo, hi = sv["overhead"]["min"], sv["overhead"]["max"]
+                if lo is None:
+                    rng = (f"{sv['added_cpu_ns']['min'] / 1e9:.4f}.."
+                           f"{sv['added_cpu_ns']['max'] / 1e9:.4f} s")
+                else:
+                    rng = f"{_pct(lo)}..{_pct(hi)}"
+                row += [rng, sv["most_sensitive"] or "-"]
+            rows.append(row)
+        blocks.append(title + "\n" + table(rows))
+    legend = [
+        "local = flush calls on the requesting CPU (fixed cost + invalidations + full "
+        "flushes); pte = direct-map entries written; remote = other CPUs' share (sync: "
+        "IPIs, interrupts and their flushes; deferred: flushes at mm switches and bounded "
+        "flushes, the pending mask's cache line, the interrupt of each bounded flush).",
+        "overhead = added kernel CPU time / the baseline's kernel CPU time (projected to "
+        "the profile's CPUs); 1 + overhead is the system-time ratio a patched kernel "
+        "would show.",
+    ]
+    if any(p.get("broadcast_invalidate") for p in cmp.profiles.values()):
+        legend.append("remote inval = remote invalidations by broadcast (no IPIs): remote "
+                      "single-page invalidations + remote full flushes.")
+    if flagged:
+        legend.append("(!Fx) = the added CPU time is more than the profile's CPUs supply in "
+                      "the traced window: the workload would run at least F times as long, "
+                      "and the overhead understates it.")
+    return "\n".join(head) + "\n\n" + "\n\n".join(blocks) + "\n\n" + "\n".join(legend)

@@ -19,6 +19,7 @@ counted per segment as in ``remote`` (the CPU's own requests subtracted).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +28,6 @@ import numpy.typing as npt
 from .prepare import cpu_sort_key
 from .projection import I64, Projection, Timeline
 from .remote import DeferredCounters, nearest_rank
-
 
 
 def _cum0(w: I64) -> I64:
@@ -192,15 +192,21 @@ def _select(v: _Virtual, s: _Segments, want: int, hi: int) -> int:
     return hi
 
 
+def _prepare(tl: Timeline, proj: Projection, bound: int) -> tuple[_Virtual, _Segments | None]:
+    v, sw_t, sw_cpu, sw_pos = _virtual(tl, proj)
+    if v.size == 0:
+        return v, None
+    t_end = proj.t0 + proj.period - 1
+    return v, _segments(v, sw_t, sw_cpu, sw_pos, proj.n, bound, t_end)
+
+
 def bounded_pass(tl: Timeline, proj: Projection, bound: int) -> tuple[DeferredCounters, int]:
     """Flushes (at mm switches and bounded), windows and bounded flushes of ``tl`` on
     ``proj.n`` virtual CPUs with no CPU pending longer than ``bound`` ns."""
-    v, sw_t, sw_cpu, sw_pos = _virtual(tl, proj)
+    v, s = _prepare(tl, proj, bound)
     total = int(v.wc[-1]) * (proj.n - 1)
-    if v.size == 0:
+    if s is None:
         return DeferredCounters(0, 0, total, None, None, None), 0
-    t_end = proj.t0 + proj.period - 1
-    s = _segments(v, sw_t, sw_cpu, sw_pos, proj.n, bound, t_end)
     bounded = int(s.bounded.sum())
     flushes = len(s.lo)
     windows = int(v.others(s.cpu, s.lo, s.hi).sum())
@@ -209,3 +215,17 @@ def bounded_pass(tl: Timeline, proj: Projection, bound: int) -> tuple[DeferredCo
     w_max = int((s.end - v.t[v.first_other(s.cpu, s.lo)]).max())
     p50, p99 = (_select(v, s, nearest_rank(p, windows) + 1, w_max) for p in (50, 99))
     return DeferredCounters(flushes, windows, total - windows, p50, p99, w_max), bounded
+
+
+def bounded_window_cdf(tl: Timeline, proj: Projection, bound: int,
+                       points: int) -> tuple[list[int], list[int]]:
+    """Exact empirical CDF of the windows (as ``remote.window_cdf``) with a bound."""
+    v, s = _prepare(tl, proj, bound)
+    if s is None or not len(s.lo):
+        return [], []
+    if int(v.others(s.cpu, s.lo, s.hi).sum()) == 0:
+        return [], []
+    hi = max(int((s.end - v.t[v.first_other(s.cpu, s.lo)]).max()), 2)
+    xs = sorted({round(10 ** (k * math.log10(hi) / (points - 1))) for k in range(points)}
+                | {0, hi})
+    return xs, [_count_le(v, s, x) for x in xs]

@@ -13,11 +13,11 @@ import polars as pl
 
 from .. import strategies as strat
 from ..trace import Trace
+from .bounded import bounded_pass, bounded_window_cdf
 from .memory import short_lived_arrays
 from .percpu import bincount
 from .prepare import prepare
 from .projection import Projection, Timeline
-from .bounded import bounded_pass
 from .remote import DeferredCounters, deferred_pass, window_cdf
 from .state import PER_CPU_COUNTERS, StateResult, state_pass
 
@@ -215,7 +215,11 @@ class Replayer:
                    points: int = 200) -> pl.DataFrame:
         """Exposure-window CDF of a deferred strategy at ``points`` log-spaced x values."""
         n = self.cpus if cpus is None else cpus
-        xs, counts = window_cdf(self.timeline(strategy.variant), self.projection(n), points)
+        tl, proj = self.timeline(strategy.variant), self.projection(n)
+        if strategy.bound_ns is None:
+            xs, counts = window_cdf(tl, proj, points)
+        else:
+            xs, counts = bounded_window_cdf(tl, proj, strategy.bound_ns, points)
         total = counts[-1] if counts else 0
         return pl.DataFrame({"window_ns": xs, "fraction": [c / total for c in counts]},
                             schema={"window_ns": pl.Int64, "fraction": pl.Float64})
