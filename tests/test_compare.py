@@ -95,7 +95,7 @@ def test_cost_parts_sum_and_follow_section_7() -> None:
     cmp = compare(tr, profs, baseline_sys_ns=1_000_000_000,
                   strategies="sync,deferred+batch,deferred@bound=1ms@ceiling=8")
     for prof in profs:
-        for name, row in cmp.profiles[prof.name]["strategies"].items():
+        for row in cmp.profiles[prof.name]["strategies"].values():
             parts = row["cost_ns"]
             assert set(parts) == {"local", "pte", "remote"}
             assert sum(parts.values()) == row["added_cpu_ns"] > 0

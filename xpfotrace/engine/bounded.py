@@ -101,7 +101,7 @@ def _virtual(tl: Timeline, proj: Projection) -> tuple[_Virtual, I64, I64, I64]:
     order = np.lexsort((np.concatenate((rrow, srow)), np.concatenate((rr, sr)),
                         np.concatenate((rt, st))))
     is_req = order < nr
-    before = np.cumsum(is_req) - is_req  # requests before each position
+    before: I64 = np.cumsum(is_req) - is_req  # requests before each position
     req_order = order[is_req]
     sw_pos = np.empty(len(st), dtype=np.int64)
     sw_pos[order[~is_req] - nr] = before[~is_req]
