@@ -28,8 +28,10 @@ from .errors import UsageError, XpfoError
 from .hardware import Profile, builtin_profiles, find_profiles, load_profile_file
 from .htmlreport import write as write_report
 from .parquet_io import atomic_path, write_events
-from .report import render, render_comparison, render_profiles
+from .report import render, render_comparison, render_profiles, render_sweep
 from .strategies import parse as parse_strategies
+from .sweep import DEFAULT_STRATEGIES, combinations, parse_bounds, parse_ceilings
+from .sweep import sweep as run_sweep
 from .trace import Trace, read_trace
 from .traceinfo import TraceInfo
 
@@ -247,6 +249,57 @@ def compare(
             typer.echo(json.dumps(result.to_dict(), indent=1))
         else:
             typer.echo(render_comparison(result, rep.facts))
+
+    _guard(run)
+
+
+@app.command()
+def sweep(
+    trace: Annotated[str, typer.Argument(help="Parquet from 'convert', or any raw trace.")],
+    profile: Annotated[str, typer.Option(
+        "--profile", "-p", help="Profile name or unique part of it ('8160').")],
+    bound: Annotated[str | None, typer.Option(
+        "--bound", help="Comma-separated bounds for the deferred strategies, e.g. "
+        "'none,100us,1ms,10ms' (none: no bound; default: none).")] = None,
+    ceiling: Annotated[str | None, typer.Option(
+        "--ceiling", help="Comma-separated flush ceilings, e.g. '16,33,64' (default 33).")
+    ] = None,
+    strategies: Annotated[str | None, typer.Option(
+        "--strategies", "-s", help="Strategies to vary (default: sync,deferred,"
+        "deferred+batch; 'all': the eight XPFO strategies); bounds apply to the deferred "
+        "ones.")] = None,
+    profile_file: ProfileFileOpt = None,
+    baseline_sys: Annotated[str | None, typer.Option(
+        "--baseline-sys", help="Kernel CPU seconds of the traced workload "
+        "(default: recorded by 'capture').")] = None,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", help="Also write the rows to this Parquet file.")] = None,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = None,
+    trim: TrimOpt = False,
+) -> None:
+    """Replay every strategy x bound x ceiling on one profile; mark the Pareto frontier
+    (less overhead for no longer p99 exposure window)."""
+
+    def run() -> None:
+        (prof,) = _profiles([profile], profile_file)
+        chosen = [s for s in parse_strategies(strategies or DEFAULT_STRATEGIES)
+                  if s.remote != "none"]
+        bounds, ceilings = parse_bounds(bound), parse_ceilings(ceiling)
+        base = parse_seconds(baseline_sys) if baseline_sys is not None else None
+        total = len(combinations(chosen, bounds, ceilings))
+        tr = _load(trace, fmt, trim)
+        with tqdm(total=total, unit="combination", desc="sweep", file=sys.stderr,
+                  disable=None, leave=False) as bar:
+            res = run_sweep(tr, prof, strategies=chosen, bounds=bounds, ceilings=ceilings,
+                            baseline_sys_ns=base, progress=bar.update)
+        if output is not None:
+            with atomic_path(output) as tmp:
+                res.frame.write_parquet(tmp, compression="zstd")
+        if as_json:
+            typer.echo(json.dumps(res.to_dict(), indent=1))
+        else:
+            typer.echo(render_sweep(res))
 
     _guard(run)
 

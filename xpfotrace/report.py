@@ -8,6 +8,7 @@ from .compare import Comparison
 from .engine.replay import ReplayResult
 from .hardware import Profile
 from .strategies import DISPLAY_ORDER
+from .sweep import SweepResult
 
 _COLUMNS: tuple[tuple[str, str], ...] = (
     ("requests", "requests"),
@@ -152,3 +153,25 @@ def render_comparison(cmp: Comparison, trace_facts: dict[str, Any]) -> str:
                       "the traced window: the workload would run at least F times as long, "
                       "and the overhead understates it.")
     return "\n".join(head) + "\n\n" + "\n\n".join(blocks) + "\n\n" + "\n".join(legend)
+
+
+def render_sweep(res: SweepResult) -> str:
+    """One row per combination, frontier rows marked, least overhead first."""
+    base = res.baseline_sys_ns
+    head = (f"{res.profile}: {res.cpus} CPUs, baseline kernel time "
+            + (f"{base / 1e9:.3f} s" if base is not None else
+               "unknown (overhead needs --baseline-sys or a trace from 'capture')"))
+    rows = [["", "strategy", "added s", "overhead", "bounded", "win p50 ms", "win p99 ms",
+             "win max ms"]]
+    for r in res.frame.sort("added_cpu_ns", "strategy").iter_rows(named=True):
+        rows.append(["*" if r["frontier"] else "", r["strategy"],
+                     f"{r['added_cpu_ns'] / 1e9:.4f}", _pct(r["overhead"]),
+                     _cell("bounded_flushes", r["bounded_flushes"]),
+                     *(_cell(k, r[k]) for k in ("window_p50_ns", "window_p99_ns",
+                                                "window_max_ns"))])
+    front = res.frontier
+    foot = (f"* on the Pareto frontier ({len(front)} of {res.frame.height}): no other setting "
+            "has less overhead without a longer p99 exposure window: " + ", ".join(front)
+            + ".\nA sync strategy's window is 0: its remote flushes finish before the "
+            "request returns.")
+    return head + "\n" + table(rows) + "\n\n" + foot
