@@ -47,3 +47,20 @@ def test_page_renders_in_headless_chromium(page: Path, tmp_path: Path) -> None:
     pixels = mpimg.imread(shot)
     assert pixels.shape[0] >= 2000 and pixels.shape[1] >= 1000
     assert pixels.std() > 0.05  # plots drawn, not a blank page
+
+
+def test_cost_table_has_three_parts_and_sweep_plot(tmp_path: Path) -> None:
+    out = tmp_path / "sweep.html"
+    res = CliRunner().invoke(app, ["report", str(SAMPLE), "-o", str(out), "-p", "3550",
+                                   "--baseline-sys", "1", "--sweep", "--bound", "none,1ms",
+                                   "--ceiling", "33", "-s",
+                                   "sync,deferred,deferred+batch@bound=1ms"])
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', text)
+    assert any("three parts" in t for t in images)
+    assert any("Design space" in t for t in images)
+    assert "<th>local s</th><th>pte s</th><th>remote s</th>" in text
+    assert "deferred+batch@bound=1ms" in text and "1 + overhead" in text
+    no_profile = CliRunner().invoke(app, ["report", str(SAMPLE), "-o", str(out), "--sweep"])
+    assert no_profile.exit_code == 2 and "--sweep needs a --profile" in no_profile.stderr

@@ -373,6 +373,17 @@ def report(
     profile: Annotated[list[str] | None, typer.Option(
         "--profile", "-p", help="Also cost on these profiles (repeat).")] = None,
     profile_file: ProfileFileOpt = None,
+    strategies: StrategiesOpt = None,
+    sweep: Annotated[bool, typer.Option(
+        "--sweep", help="Add the design-space plot: every strategy x --bound x --ceiling on "
+        "the first --profile, overhead against p99 exposure window.")] = False,
+    bound: Annotated[str, typer.Option(
+        "--bound", help="Bounds of the --sweep (none: no bound).")] = "none,100us,1ms,10ms",
+    ceiling: Annotated[str, typer.Option(
+        "--ceiling", help="Flush ceilings of the --sweep.")] = "16,33,64",
+    baseline_sys: Annotated[str | None, typer.Option(
+        "--baseline-sys", help="Kernel CPU seconds of the traced workload "
+        "(default: recorded by 'capture').")] = None,
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
 ) -> None:
@@ -380,8 +391,18 @@ def report(
 
     def run() -> None:
         profs = _profiles(profile, profile_file)
+        chosen = parse_strategies(strategies)
+        if sweep and not profs:
+            raise UsageError("--sweep needs a --profile to cost the settings on")
+        bounds, ceilings = parse_bounds(bound), parse_ceilings(ceiling)
+        base = parse_seconds(baseline_sys) if baseline_sys is not None else None
         tr = _load(trace, fmt, trim)
-        write_report(tr, output, profs, os.path.basename(trace))
+        res = None
+        if sweep:
+            res = run_sweep(tr, profs[0], strategies=DEFAULT_STRATEGIES, bounds=bounds,
+                            ceilings=ceilings, baseline_sys_ns=base)
+        write_report(tr, output, profs, os.path.basename(trace), strategies=chosen,
+                     sweep=res, baseline_sys_ns=base)
         typer.echo(f"wrote {output}", err=True)
 
     _guard(run)

@@ -18,6 +18,7 @@ from .compare import compare
 from .engine.replay import Replayer
 from .hardware import Profile
 from .parquet_io import atomic_path
+from .sweep import SweepResult
 from .trace import Trace
 
 
@@ -30,8 +31,80 @@ def _png(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def build(trace: Trace, profiles: list[Profile], title: str, top: int = 15) -> str:
-    """The report's HTML text."""
+def _pct(value: float | None) -> str:
+    return "-" if value is None else format(value, ".2%")
+
+
+def _cost_plot(plt: Any, profiles: dict[str, dict[str, Any]], names: list[str]) -> str:
+    """Stacked bars of the three cost parts per strategy, one panel per profile, the
+    projected baseline as a line where it is known."""
+    fig, axes = plt.subplots(1, len(profiles), figsize=(max(9, 4.5 * len(profiles)), 4.2),
+                             squeeze=False)
+    colors = {"local": "#4c72b0", "pte": "#dd8452", "remote": "#55a868"}
+    for ax, (pname, entry) in zip(axes[0], profiles.items(), strict=True):
+        bottom = [0.0] * len(names)
+        for part, color in colors.items():
+            vals = [entry["strategies"][s]["cost_ns"][part] / 1e9 for s in names]
+            ax.bar(range(len(names)), vals, 0.7, bottom=bottom, label=part, color=color)
+            bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
+        base = entry["baseline_sys_ns"]
+        if base is not None:
+            ax.axhline(base / 1e9, color="black", linestyle="--", linewidth=1,
+                       label="baseline kernel time")
+        # one bar far above the others (sync on a large machine) would flatten them: the
+        # axis stops above the rest, and a cut bar is labelled with its total
+        ranked = sorted(bottom)
+        if len(ranked) > 1 and ranked[-1] > 4 * ranked[-2] > 0:
+            top = max(2.5 * ranked[-2], 1.15 * base / 1e9 if base is not None else 0.0)
+            if ranked[-1] > top:
+                ax.set_ylim(0, top)
+                for i, total in enumerate(bottom):
+                    if total > top:
+                        ax.annotate(f"{total:,.1f} s (cut)", (i, top), ha="center",
+                                    va="top", xytext=(0, -4), textcoords="offset points",
+                                    fontsize="small", color="white", rotation=90)
+        ax.set_xticks(range(len(names)), names, rotation=35, ha="right")
+        ax.set_title(f"{pname} ({entry['cpus']} CPUs)")
+        ax.set_ylabel("added CPU seconds")
+        ax.legend(fontsize="small")
+    return _png(fig)
+
+
+def _frontier_plot(plt: Any, res: SweepResult) -> str:
+    """One point per combination, the frontier as a line, the series' strategies named."""
+    df = res.frame
+    use_overhead = df["overhead"].null_count() == 0
+    y = (df["overhead"] * 100) if use_overhead else (df["added_cpu_ns"] / 1e9)
+    x = df["window_p99_ns"].fill_null(0) / 1e6
+    fig, ax = plt.subplots(figsize=(9, 5))
+    on = df["frontier"].to_list()
+    xs, ys = x.to_list(), y.to_list()
+    ax.scatter([a for a, f in zip(xs, on, strict=True) if not f],
+               [b for b, f in zip(ys, on, strict=True) if not f], color="#999999", s=18,
+               label="other settings")
+    front = sorted((a, b) for a, b, f in zip(xs, ys, on, strict=True) if f)
+    ax.plot([a for a, _ in front], [b for _, b in front], "o-", color="#c44e52",
+            label="Pareto frontier")
+    labelled = [(n, a, b) for n, a, b in zip(df["strategy"].to_list(), xs, ys, strict=True)
+                if n in strat.SEED]
+    for i, (name, a, b) in enumerate(labelled):  # staggered: the series' points are close
+        ax.annotate(name, (a, b), textcoords="offset points", xytext=(-10, 10 + 14 * i),
+                    ha="right", arrowprops={"arrowstyle": "-", "color": "#555555"})
+    ax.set_xscale("symlog", linthresh=0.01)
+    ax.set_xlabel("p99 exposure window (ms; sync: 0)")
+    ax.set_ylabel("overhead (%)" if use_overhead else "added CPU seconds")
+    ax.set_title(f"{res.profile} ({res.cpus} CPUs), {df.height} settings")
+    ax.legend()
+    return _png(fig)
+
+
+def build(trace: Trace, profiles: list[Profile], title: str, top: int = 15,
+          strategies: list[strat.Strategy] | str | None = None,
+          sweep: SweepResult | None = None, baseline_sys_ns: int | None = None) -> str:
+    """The report's HTML text: ``strategies`` (default all nine) in the cost plot and
+    table, ``sweep`` (from ``xpfotrace.sweep``) as a frontier plot."""
+    chosen = [s for s in strat.parse(strategies) if s.remote != "none"]
+    names = [s.name for s in chosen]
     import matplotlib
 
     matplotlib.use("Agg")
@@ -57,7 +130,7 @@ def build(trace: Trace, profiles: list[Profile], title: str, top: int = 15) -> s
     figs.append(("Flush requests over time, per page-state variant", _png(fig)))
 
     fig, ax = plt.subplots(figsize=(9, 3.6))
-    for s in [x for x in strat.ALL if x.remote == "deferred"]:
+    for s in [x for x in chosen if x.remote == "deferred"]:
         cdf = rep.window_cdf(s, points=120)
         if cdf.height:
             ax.step((cdf["window_ns"] / 1e6).to_list(), cdf["fraction"].to_list(), where="post",
@@ -76,26 +149,25 @@ def build(trace: Trace, profiles: list[Profile], title: str, top: int = 15) -> s
 
     table = ""
     if profiles:
-        cmp = compare(trace, profiles, replayer=rep)
-        fig, ax = plt.subplots(figsize=(9, 4))
-        names = [s for s in strat.DISPLAY_ORDER if s != "none"]
-        width = 0.8 / len(profiles)
-        for k, (pname, entry) in enumerate(cmp.profiles.items()):
-            vals = [entry["strategies"][s]["added_cpu_ns"] / 1e9 for s in names]
-            ax.bar([i + k * width for i in range(len(names))], vals, width, label=pname)
-        ax.set_yscale("log")
-        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(names))], names, rotation=30,
-                      ha="right")
-        ax.set_ylabel("added CPU seconds")
-        ax.legend()
-        figs.append(("Added CPU time per strategy and profile", _png(fig)))
+        cmp = compare(trace, profiles, replayer=rep, strategies=chosen,
+                      baseline_sys_ns=baseline_sys_ns)
+        figs.append(("Added CPU time per strategy and profile, in its three parts",
+                     _cost_plot(plt, cmp.profiles, names)))
         rows = "".join(
-            f"<tr><td>{html.escape(p)}</td><td>{s}</td>"
-            f"<td>{e['strategies'][s]['added_cpu_ns'] / 1e9:.4f}</td>"
-            f"<td>{'-' if e['strategies'][s]['overhead'] is None else format(e['strategies'][s]['overhead'], '.2%')}</td></tr>"  # noqa: E501
+            f"<tr><td>{html.escape(p)}</td><td>{html.escape(s)}</td>"
+            + "".join(f"<td>{e['strategies'][s]['cost_ns'][k] / 1e9:.4f}</td>"
+                      for k in ("local", "pte", "remote"))
+            + f"<td>{e['strategies'][s]['added_cpu_ns'] / 1e9:.4f}</td>"
+            f"<td>{_pct(e['strategies'][s]['overhead'])}</td></tr>"
             for p, e in cmp.profiles.items() for s in names)
-        table = ("<h2>Costs</h2><table><tr><th>profile</th><th>strategy</th>"
-                 f"<th>added s</th><th>overhead</th></tr>{rows}</table>")
+        table = ("<h2>Costs</h2><table><tr><th>profile</th><th>strategy</th><th>local s</th>"
+                 "<th>pte s</th><th>remote s</th><th>added s</th><th>overhead</th></tr>"
+                 f"{rows}</table><p>overhead = added kernel CPU time / the baseline's kernel "
+                 "CPU time; 1 + overhead is the system-time ratio a patched kernel would show."
+                 "</p>")
+    if sweep is not None:
+        figs.append(("Design space: overhead against the p99 exposure window",
+                     _frontier_plot(plt, sweep)))
 
     f = rep.facts
     body = "".join(f'<h2>{html.escape(t)}</h2><img alt="{html.escape(t)}" src="{src}">'
@@ -110,8 +182,11 @@ lost events: {f['lost_events']:,}.</p>{body}{table}</body></html>
 """
 
 
-def write(trace: Trace, out: str, profiles: list[Profile], title: str) -> None:
+def write(trace: Trace, out: str, profiles: list[Profile], title: str,
+          strategies: list[strat.Strategy] | str | None = None,
+          sweep: SweepResult | None = None, baseline_sys_ns: int | None = None) -> None:
     """Write the report atomically."""
-    text = build(trace, profiles, title)
+    text = build(trace, profiles, title, strategies=strategies, sweep=sweep,
+                 baseline_sys_ns=baseline_sys_ns)
     with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
