@@ -21,6 +21,18 @@ Costs on hardware profiles, requests as frames, attribution to processes::
     >>> int(rep.requests_by(deferred, "comm", top=None)["requests"].sum()) == (
     ...     rep.run().strategies["deferred"]["requests"])
     True
+
+The cost in its three parts, and strategy parameters (MODEL.md section 8)::
+
+    >>> row = cmp.profiles["i5-3550"]["strategies"]["sync"]
+    >>> sum(row["cost_ns"].values()) == row["added_cpu_ns"]
+    True
+    >>> b = xpfotrace.replay(tr, strategies="deferred@bound=1ms").strategies["deferred@bound=1ms"]
+    >>> b["bounded_flushes"] > 0 and b["window_max_ns"] <= 1_000_000
+    True
+    >>> sw = xpfotrace.sweep(tr, xpfotrace.find_profiles(["3550"])[0], bounds=[None, 1_000_000])
+    >>> sw.frame.height, "sync" in sw.frontier
+    (5, True)
 """
 
 from __future__ import annotations
@@ -36,6 +48,7 @@ from .parquet_io import write_events
 from .schema import EVENT_SCHEMA
 from .strategies import ALL as STRATEGIES
 from .strategies import Strategy
+from .sweep import SweepResult, sweep
 from .trace import Trace, load, read_trace
 from .traceinfo import TraceInfo
 
@@ -50,6 +63,7 @@ __all__ = [
     "ReplayResult",
     "Replayer",
     "Strategy",
+    "SweepResult",
     "Trace",
     "TraceInfo",
     "UsageError",
@@ -63,6 +77,7 @@ __all__ = [
     "load",
     "read_trace",
     "replay",
+    "sweep",
     "write_events",
 ]
 
