@@ -118,3 +118,22 @@ def test_parameters_match_reference(case: tuple[list[dict[str, Any]], int, int],
         want = reference_replay(events, n_trace, n, name)
         got = result.strategies[name]
         assert {k: got[k] for k in want} == want, name
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(traces(), st.integers(1, 45))
+def test_bounded_bisection_matches_reference(case: tuple[list[dict[str, Any]], int, int],
+                                             bound: int) -> None:
+    """Bounded quantiles found by bisection on counts instead of listing the windows."""
+    from xpfotrace.engine import bounded
+
+    events, n_trace, n = case
+    name = f"deferred+batch@bound={bound}ns"
+    saved = bounded.LIST_LIMIT
+    bounded.LIST_LIMIT = -1
+    try:
+        result = replay(make_trace(events, cpus=n_trace), cpus=n, strategies=name)
+    finally:
+        bounded.LIST_LIMIT = saved
+    want = reference_replay(events, n_trace, n, name)
+    assert {k: result.strategies[name][k] for k in want} == want

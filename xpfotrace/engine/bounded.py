@@ -42,6 +42,7 @@ class _Virtual:
 
     t: I64  # moved ts
     cpu: I64  # virtual CPU
+    w: I64  # requests each event makes
     wc: I64  # cumulative weights (length + 1)
     run_end: I64  # for each request, the end of its run of one CPU's requests
     own_key: I64  # cpu * (len + 1) + index, ascending
@@ -51,6 +52,11 @@ class _Virtual:
     @property
     def size(self) -> int:
         return len(self.t)
+
+    @property
+    def weighted(self) -> bool:
+        """Whether some event makes more than one request."""
+        return bool(self.size) and int(self.w.max()) > 1
 
     def first_other(self, c: I64, i: I64) -> I64:
         """The first index >= i whose CPU is not ``c`` (len when none)."""
@@ -117,7 +123,7 @@ def _virtual(tl: Timeline, proj: Projection) -> tuple[_Virtual, I64, I64, I64]:
     own_key = cpu[by_cpu] * (nr + 1) + by_cpu
     own_cum = _cum0(w[by_cpu])
     own_base = own_cum[np.searchsorted(own_key, np.arange(n, dtype=np.int64) * (nr + 1))]
-    v = _Virtual(t, cpu, _cum0(w), run_end.astype(np.int64), own_key, own_cum, own_base)
+    v = _Virtual(t, cpu, w, _cum0(w), run_end.astype(np.int64), own_key, own_cum, own_base)
     s_order = np.lexsort((sw_pos, st, scpu))  # by CPU, then time, then place among requests
     return v, st[s_order], scpu[s_order], sw_pos[s_order]
 
@@ -180,6 +186,31 @@ def _count_le(v: _Virtual, s: _Segments, x: int) -> int:
     return int(v.others(s.cpu, lo, s.hi).sum())
 
 
+#: Up to this many (segment, request) entries, the windows are listed and the quantiles
+#: found by one partial sort; beyond it, by bisection on counts (no memory per window).
+LIST_LIMIT = 16_000_000
+
+
+def _listed(v: _Virtual, s: _Segments, wants: list[int]) -> list[int] | None:
+    """The ``wants``-th smallest windows (1-based), from the listed windows, or None when
+    listing them would take more than LIST_LIMIT entries."""
+    lens = s.hi - s.lo
+    total = int(lens.sum())
+    if total > LIST_LIMIT:
+        return None
+    # each entry's request index: a running count, shifted per segment to start at lo
+    idx = np.arange(total, dtype=np.int64)
+    idx += np.repeat(s.lo - (np.cumsum(lens) - lens), lens)
+    keep = np.take(v.cpu, idx) != np.repeat(s.cpu, lens)  # a CPU's own requests: none
+    win = np.repeat(s.end, lens)
+    win -= np.take(v.t, idx)
+    win = np.compress(keep, win)
+    if v.weighted:
+        win = np.repeat(win, np.compress(keep, np.take(v.w, idx)))
+    part = np.partition(win, [k - 1 for k in wants])
+    return [int(part[k - 1]) for k in wants]
+
+
 def _select(v: _Virtual, s: _Segments, want: int, hi: int) -> int:
     """Smallest x with count_le(x) >= want (count_le(hi) >= want): a bisection on x."""
     lo = -1
@@ -192,18 +223,39 @@ def _select(v: _Virtual, s: _Segments, want: int, hi: int) -> int:
     return hi
 
 
+class Bounded:
+    """One variant's virtual timeline on ``proj.n`` CPUs, built once for every bound."""
+
+    def __init__(self, tl: Timeline, proj: Projection) -> None:
+        self.proj = proj
+        self.v, self.sw_t, self.sw_cpu, self.sw_pos = _virtual(tl, proj)
+
+    def segments(self, bound: int) -> _Segments | None:
+        if self.v.size == 0:
+            return None
+        t_end = self.proj.t0 + self.proj.period - 1
+        return _segments(self.v, self.sw_t, self.sw_cpu, self.sw_pos, self.proj.n, bound,
+                         t_end)
+
+    def run(self, bound: int) -> tuple[DeferredCounters, int]:
+        """Flushes (at mm switches and bounded), windows and bounded flushes with no CPU
+        pending longer than ``bound`` ns."""
+        return _counters(self.v, self.segments(bound), self.proj)
+
+
 def _prepare(tl: Timeline, proj: Projection, bound: int) -> tuple[_Virtual, _Segments | None]:
-    v, sw_t, sw_cpu, sw_pos = _virtual(tl, proj)
-    if v.size == 0:
-        return v, None
-    t_end = proj.t0 + proj.period - 1
-    return v, _segments(v, sw_t, sw_cpu, sw_pos, proj.n, bound, t_end)
+    b = Bounded(tl, proj)
+    return b.v, b.segments(bound)
 
 
 def bounded_pass(tl: Timeline, proj: Projection, bound: int) -> tuple[DeferredCounters, int]:
     """Flushes (at mm switches and bounded), windows and bounded flushes of ``tl`` on
     ``proj.n`` virtual CPUs with no CPU pending longer than ``bound`` ns."""
-    v, s = _prepare(tl, proj, bound)
+    return Bounded(tl, proj).run(bound)
+
+
+def _counters(v: _Virtual, s: _Segments | None,
+              proj: Projection) -> tuple[DeferredCounters, int]:
     total = int(v.wc[-1]) * (proj.n - 1)
     if s is None:
         return DeferredCounters(0, 0, total, None, None, None), 0
@@ -213,7 +265,9 @@ def bounded_pass(tl: Timeline, proj: Projection, bound: int) -> tuple[DeferredCo
     if windows == 0:
         return DeferredCounters(flushes, 0, total, None, None, None), bounded
     w_max = int((s.end - v.t[v.first_other(s.cpu, s.lo)]).max())
-    p50, p99 = (_select(v, s, nearest_rank(p, windows) + 1, w_max) for p in (50, 99))
+    wants = [nearest_rank(p, windows) + 1 for p in (50, 99)]
+    found = _listed(v, s, wants)
+    p50, p99 = found if found is not None else [_select(v, s, k, w_max) for k in wants]
     return DeferredCounters(flushes, windows, total - windows, p50, p99, w_max), bounded
 
 

@@ -13,7 +13,7 @@ import polars as pl
 
 from .. import strategies as strat
 from ..trace import Trace
-from .bounded import bounded_pass, bounded_window_cdf
+from .bounded import Bounded, bounded_window_cdf
 from .memory import short_lived_arrays
 from .percpu import bincount
 from .prepare import prepare
@@ -174,6 +174,7 @@ class Replayer:
             self.prepared = prepare(trace.df, trace.info.cpus, trace.codes)
             self.facts, self.observed = facts.result()
         self._states: dict[tuple[bool, bool], StateResult] = {}
+        self._virtual: dict[tuple[tuple[bool, bool], int], Bounded] = {}
 
     @property
     def cpus(self) -> int:
@@ -228,12 +229,16 @@ class Replayer:
         p = self.prepared
         return Projection(cpus, p.cpus, p.t0, p.duration_ns)
 
-    @staticmethod
-    def _deferred(tl: Timeline, proj: Projection, bound: int | None) -> Deferred:
-        if bound is None:
-            return Deferred(deferred_pass(tl, proj))
-        counters, forced = bounded_pass(tl, proj, bound)
-        return Deferred(counters, forced)
+    def _bounded(self, variant: tuple[bool, bool], proj: Projection,
+                 tl: Timeline) -> Bounded:
+        """The variant's virtual timeline for bounded passes, kept for later runs on the
+        same CPU count (a sweep runs one bound at a time)."""
+        key = (variant, proj.n)
+        if key not in self._virtual:
+            if any(n != proj.n for _, n in self._virtual):
+                self._virtual = {}
+            self._virtual[key] = Bounded(tl, proj)
+        return self._virtual[key]
 
     def run(self, cpus: int | None = None,
             strategies: list[strat.Strategy] | None = None) -> ReplayResult:
@@ -258,7 +263,15 @@ class Replayer:
             if not bounds[v]:
                 return {}
             tl = self.timeline(v)
-            return {b: self._deferred(tl, proj, b) for b in bounds[v]}
+            out: dict[int | None, Deferred] = {}
+            if None in bounds[v]:
+                out[None] = Deferred(deferred_pass(tl, proj))
+            finite = [b for b in bounds[v] if b is not None]
+            if finite:
+                passes = self._bounded(v, proj, tl)
+                for b in finite:
+                    out[b] = Deferred(*passes.run(b))
+            return out
 
         # each variant's state and remote passes are NumPy calls that release the GIL:
         # one chain per core
