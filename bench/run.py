@@ -59,6 +59,22 @@ elif kind == "project":
     t = time.perf_counter()
     rep.run(int(sys.argv[3]), parse(None))
     n = tr.df.height
+elif kind == "sweep":  # 3 bounds x 3 ceilings of deferred+batch, on argv[3] CPUs
+    from dataclasses import replace
+    from xpfotrace.sweep import sweep
+    tr = xpfotrace.read_trace(path)
+    rep = Replayer(tr)
+    prof = replace(xpfotrace.find_profiles(["3550"])[0], cpus=int(sys.argv[3]) or tr.info.cpus)
+    t = time.perf_counter()
+    sweep(tr, prof, strategies="deferred+batch", bounds=[100_000, 1_000_000, 10_000_000],
+          ceilings=[16, 33, 64], replayer=rep)
+    n = tr.df.height
+elif kind == "replay-on":  # all nine strategies on argv[3] CPUs (0: the trace's own)
+    tr = xpfotrace.read_trace(path)
+    rep = Replayer(tr)
+    t = time.perf_counter()
+    rep.run(int(sys.argv[3]) or None, parse(None))
+    n = tr.df.height
 secs = time.perf_counter() - t
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"events": n, "seconds": secs, "rss": rss}))
@@ -106,6 +122,21 @@ def capture(data: Path, ksrc: Path) -> None:
     subprocess.run(["bash", str(script), str(ksrc), str(data)], check=True)
 
 
+def sweep_rows(args: argparse.Namespace, n: int, pq: Path,
+               add: Callable[[str, list[Run] | None, str], None]) -> None:
+    """The sweep of 9 combinations against one replay of all nine strategies, on the
+    trace's own CPUs and on 4 (a projection)."""
+    for cpus in (0, 4):
+        where = "the trace's CPUs" if cpus == 0 else f"{cpus} CPUs"
+        base = repeat(n, lambda c=cpus: child("replay-on", str(pq), str(c)))  # type: ignore[misc]
+        add(f"replay, all nine strategies, on {where}", base, "")
+        if base:
+            limit = 3 * statistics.median(r["seconds"] for r in base)
+            add(f"sweep, deferred+batch x 3 bounds x 3 ceilings, on {where}",
+                repeat(n, lambda c=cpus: child("sweep", str(pq), str(c))),  # type: ignore[misc]
+                f"< 3x the replay ({limit:.2f} s)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=HERE / "data")
@@ -113,6 +144,8 @@ def main() -> None:
     ap.add_argument("--kernel-src", type=Path)
     ap.add_argument("--cpus", type=int, default=96)
     ap.add_argument("--runs", type=int, default=5, help="fresh processes per measurement")
+    ap.add_argument("--sweep-only", action="store_true",
+                    help="only the sweep rows and the replays they are compared with")
     ap.add_argument("--no-large", dest="large", action="store_false",
                     help="skip converting the text trace 7 times over (peak RSS, ~30 s)")
     args = ap.parse_args()
@@ -147,14 +180,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         text = args.data / "kbuild-10s.ftrace.txt"
         pq = Path(tmp) / "kbuild.parquet"
-        if text.exists():
+        if args.sweep_only and text.exists():
+            child("convert", str(text), str(pq))
+            sweep_rows(args, n, pq, add)
+        elif text.exists():
             mb = text.stat().st_size / 2**20
             add(f"convert tracefs text ({mb:,.0f} MB)",
                 repeat(n, lambda: child("convert", str(text), str(pq))), "3 M/s")
             add("the same, Polars path only (`XPFOTRACE_NO_JIT=1`)",
                 repeat(n, lambda: child("convert", str(text), str(Path(tmp) / "nojit.pq"),
                                         env={"XPFOTRACE_NO_JIT": "1"})))
-        if text.exists() and args.large:
+        if text.exists() and args.large and not args.sweep_only:
             # peak RSS must not grow with the input: the same text 7 times over (its
             # timestamps restart with each copy, which only costs a warning), one run
             big = Path(tmp) / "kbuild-x7.ftrace.txt"
@@ -169,14 +205,15 @@ def main() -> None:
                     "< 1.5 GB RSS")
                 big.unlink()
         dat = args.data / "kbuild-5s.dat"
-        if dat.exists():
+        if dat.exists() and not args.sweep_only:
             add("convert trace.dat", repeat(n, lambda: child(
                 "convert", str(dat), str(Path(tmp) / "d.parquet"))), "10 M/s")
             add("trace-cmd report of the same trace.dat", repeat(n, lambda: trace_cmd_report(dat)))
-        for perf in sorted(args.data.glob("*.perf.data")):
+        for perf in sorted(args.data.glob("*.perf.data")) if not args.sweep_only else []:
             add(f"convert {perf.name}", repeat(n, lambda p=perf: child(  # type: ignore[misc]
                 "convert", str(p), str(Path(tmp) / "p.pq"))), "10 M/s")
-        if pq.exists():
+        if pq.exists() and not args.sweep_only:
+            sweep_rows(args, n, pq, add)
             replays = repeat(n, lambda: child("replay", str(pq)))
             add("replay, all nine strategies", replays, "5 M/s")
             if replays:
