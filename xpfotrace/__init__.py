@@ -22,7 +22,7 @@ Costs on hardware profiles, requests as frames, attribution to processes::
     ...     rep.run().strategies["deferred"]["requests"])
     True
 
-The cost in its three parts, and strategy parameters (MODEL.md section 8)::
+The cost in its three parts, and strategy parameters (docs/model.md section 8)::
 
     >>> row = cmp.profiles["i5-3550"]["strategies"]["sync"]
     >>> sum(row["cost_ns"].values()) == row["added_cpu_ns"]

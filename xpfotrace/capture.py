@@ -32,7 +32,7 @@ from .traceinfo import TraceInfo
 
 TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 
-#: system/event of every event MODEL.md reads; the first four are indispensable.
+#: system/event of every event docs/model.md reads; the first four are indispensable.
 REQUIRED_EVENTS = ("kmem/mm_page_alloc", "kmem/mm_page_free", "kmem/mm_page_alloc_zone_locked",
                    "sched/sched_switch")
 OPTIONAL_EVENTS = ("kmem/mm_page_free_batched", "kmem/mm_page_pcpu_drain", "tlb/tlb_flush",

@@ -73,7 +73,7 @@ def sensitivity(name: str, counters: Counters, prof: Profile, base: int | None,
 
 def costed(name: str, counters: Counters, prof: Profile, base: int | None, n_trace: int,
            window_ns: int, with_sensitivity: bool = False) -> dict[str, Any]:
-    """One strategy's counters with its cost on ``prof`` (MODEL.md section 7).
+    """One strategy's counters with its cost on ``prof`` (docs/model.md section 7).
 
     ``exceeds_capacity``: the added CPU time is more than the profile's CPUs supply in
     the traced window (``cpus * window_ns``); the workload would then take at least

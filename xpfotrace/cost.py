@@ -1,4 +1,4 @@
-"""Added CPU time of a strategy on a profile, and overhead (MODEL.md section 7).
+"""Added CPU time of a strategy on a profile, and overhead (docs/model.md section 7).
 
 Added CPU time is three parts, all integer ns:
 

@@ -1,4 +1,4 @@
-"""GFP flag decoding (MODEL.md section 2): which allocations are user and zero-filled."""
+"""GFP flag decoding (docs/model.md section 2): which allocations are user and zero-filled."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ _HIGHUSER_MOVABLE = _HIGHUSER | _B["__GFP_MOVABLE"] | _B["__GFP_SKIP_KASAN"]
 _TH_LIGHT = (_HIGHUSER_MOVABLE | _B["__GFP_COMP"] | _B["__GFP_NOMEMALLOC"]
              | _B["__GFP_NOWARN"]) & ~RECLAIM
 
-#: Composite names, expanded exactly as MODEL.md section 2 lists them.
+#: Composite names, expanded exactly as docs/model.md section 2 lists them.
 COMPOSITES: dict[str, int] = {
     "__GFP_RECLAIM": RECLAIM,
     "GFP_ATOMIC": _B["__GFP_HIGH"] | _B["__GFP_KSWAPD_RECLAIM"],

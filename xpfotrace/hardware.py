@@ -1,4 +1,4 @@
-"""Hardware profiles (MODEL.md section 7): shipped TOML data and user profile files."""
+"""Hardware profiles (docs/model.md section 7): shipped TOML data and user profile files."""
 
 from __future__ import annotations
 

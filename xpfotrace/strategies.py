@@ -1,4 +1,4 @@
-"""Strategy names (MODEL.md sections 3 and 8): a remote mode, the options batch and lazy,
+"""Strategy names (docs/model.md sections 3 and 8): a remote mode, the options batch and lazy,
 and the parameters ``ceiling`` and ``bound`` (``deferred+batch@bound=2ms@ceiling=64``)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .errors import UsageError
 
-#: tlb_single_page_flush_ceiling, the default ``ceiling`` (MODEL.md section 3).
+#: tlb_single_page_flush_ceiling, the default ``ceiling`` (docs/model.md section 3).
 DEFAULT_CEILING = 33
 MAX_CEILING = (1 << 31) - 1
 #: ns per unit of a ``bound`` duration
@@ -27,7 +27,7 @@ class Strategy:
 
     ``ceiling``: requests of more pages are full flushes; ``bound_ns``: the longest a
     CPU stays pending (deferred only; None: until its next mm switch). ``label`` is the
-    name as the user wrote it, which keys the results (MODEL.md section 8).
+    name as the user wrote it, which keys the results (docs/model.md section 8).
     """
 
     remote: str
@@ -118,7 +118,7 @@ ALL: tuple[Strategy, ...] = _all()
 BY_NAME: dict[str, Strategy] = {s.name: s for s in ALL}
 #: The seed's three rows, shown first in tables.
 SEED: tuple[str, ...] = ("sync", "deferred", "deferred+batch")
-#: Display order: the seed's rows first, then the others in MODEL.md order.
+#: Display order: the seed's rows first, then the others in docs/model.md order.
 DISPLAY_ORDER: tuple[str, ...] = (
     SEED + tuple(s.name for s in ALL if s.name not in (*SEED, "none")) + ("none",))
 

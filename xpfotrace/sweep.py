@@ -1,4 +1,4 @@
-"""Design-space sweep (MODEL.md section 8): every strategy x bound x ceiling on one
+"""Design-space sweep (docs/model.md section 8): every strategy x bound x ceiling on one
 profile, with the Pareto frontier of overhead against the p99 exposure window.
 
 Combinations that share a page-state variant share its state pass (the Replayer

@@ -63,7 +63,7 @@ class TraceInfo:
 
     @property
     def cpus(self) -> int:
-        """N_trace (MODEL.md section 1): the header's count, else the highest CPU + 1.
+        """N_trace (docs/model.md section 1): the header's count, else the highest CPU + 1.
 
         If events name a CPU beyond the header's count the header is wrong; the
         larger value is used so that no CPU's events are dropped.

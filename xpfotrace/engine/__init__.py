@@ -1,1 +1,1 @@
-"""The replay engine: state pass, remote pass, projection (MODEL.md sections 3-6)."""
+"""The replay engine: state pass, remote pass, projection (docs/model.md sections 3-6)."""

@@ -1,4 +1,4 @@
-"""Remote pass of ``deferred`` with a ``bound`` (MODEL.md section 8), on N virtual CPUs.
+"""Remote pass of ``deferred`` with a ``bound`` (docs/model.md section 8), on N virtual CPUs.
 
 Unlike ``remote`` (which never builds the virtual timeline), this pass lists the
 virtual requests and mm switches, in the projection's order (moved ts, replica,

@@ -1,6 +1,6 @@
 """Per-CPU counts of boolean row masks, the counters' last step.
 
-Every counter of MODEL.md section 5 is kept per traced CPU (the projection
+Every counter of docs/model.md section 5 is kept per traced CPU (the projection
 multiplies each CPU's by its multiplicity). Gathering the CPU numbers of the
 selected rows (``cpu[mask]``) and ``bincount`` costs a branchy pass per mask; on
 a trace of few CPUs, ``count_nonzero(mask & is_cpu[c])`` per CPU is an order of

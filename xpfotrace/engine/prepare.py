@@ -1,4 +1,4 @@
-"""Put a trace in replay order and classify what each event does (MODEL.md 1-3).
+"""Put a trace in replay order and classify what each event does (docs/model.md 1-3).
 
 Everything downstream works on the NumPy arrays built here once per trace: the
 page-acting events (``Actions``), one row per (action, frame) sorted by
@@ -73,13 +73,13 @@ BOOL = npt.NDArray[np.bool_]
 # kind codes of page-acting events
 USER_ALLOC, KERNEL_ALLOC, FREE, REFILL_MOVABLE, REFILL_OTHER = 0, 1, 2, 3, 4
 
-#: tlb_single_page_flush_ceiling: requests of more pages are full flushes (MODEL.md
+#: tlb_single_page_flush_ceiling: requests of more pages are full flushes (docs/model.md
 #: section 3; a strategy's ``ceiling`` parameter changes it, section 8).
 FLUSH_CEILING = 33
 #: Orders are clipped to this (2^62 frames: beyond any real allocation, inside int64).
 MAX_SHIFT = 62
 
-#: next_comm prefixes of kernel threads (MODEL.md section 4); exact list.
+#: next_comm prefixes of kernel threads (docs/model.md section 4); exact list.
 KTHREAD_PREFIXES: tuple[str, ...] = (
     "swapper", "kworker/", "ksoftirqd/", "migration/", "rcu", "cpuhp/", "idle_inject/",
     "irq/", "kthreadd", "kswapd", "kcompactd", "khugepaged", "ksmd", "watchdog", "jbd2/",
@@ -167,7 +167,7 @@ class Frames:
 
 @dataclass
 class Runs:
-    """Refill runs (MODEL.md section 3, ``batch``): run id = index; where each ends."""
+    """Refill runs (docs/model.md section 3, ``batch``): run id = index; where each ends."""
 
     cpu: I32
     ts: I64

@@ -1,4 +1,4 @@
-"""Hardware projection (MODEL.md section 6): traced CPUs replicated onto N virtual CPUs.
+"""Hardware projection (docs/model.md section 6): traced CPUs replicated onto N virtual CPUs.
 
 Virtual CPU ``v`` is traced CPU ``v mod N_trace`` of replica ``r = v div N_trace``;
 its requests and mm switches move to ``t0 + ((t - t0 + (r*D) div k) mod D)``.

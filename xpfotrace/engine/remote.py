@@ -1,7 +1,7 @@
-"""Remote pass of the ``deferred`` mode (MODEL.md section 4) on N virtual CPUs.
+"""Remote pass of the ``deferred`` mode (docs/model.md section 4) on N virtual CPUs.
 
 No virtual timeline and no (request, CPU) pair is ever built. The trace is a
-circle of length D; replica ``r`` (MODEL.md section 6) is the same circle turned
+circle of length D; replica ``r`` (docs/model.md section 6) is the same circle turned
 by ``s_r`` and cut at moved time 0. Seen from replica ``r``, the requests of
 replica ``r'`` sit at the trace's own request times minus ``delta = s_r - s_r'``
 (ties go to the lower replica), so every count a virtual CPU needs is a
@@ -47,7 +47,7 @@ class DeferredCounters:
 
 
 def nearest_rank(p: int, n: int) -> int:
-    """0-based index of percentile ``p`` among ``n`` sorted values (MODEL.md section 4)."""
+    """0-based index of percentile ``p`` among ``n`` sorted values (docs/model.md section 4)."""
     return (p * n + 99) // 100 - 1
 
 

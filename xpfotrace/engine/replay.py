@@ -1,4 +1,4 @@
-"""Replay a trace under each strategy and collect the counters of MODEL.md section 5."""
+"""Replay a trace under each strategy and collect the counters of docs/model.md section 5."""
 
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ from .projection import Projection, Timeline
 from .remote import DeferredCounters, deferred_pass, window_cdf
 from .state import PER_CPU_COUNTERS, StateResult, state_pass
 
-#: Every counter of MODEL.md section 5, in its table's order.
+#: Every counter of docs/model.md section 5, in its table's order.
 COUNTERS: tuple[str, ...] = (
     "requests", "alloc_requests", "kunmap_requests", "refill_requests", "full_requests",
     "local_invlpg_pages", "ipis", "remote_invlpg_pages", "remote_full_flushes",
     "user_allocs", "kernel_allocs", "unmaps", "remaps", "pte_writes", "refill_runs",
 )
-#: What deferred strategies report besides (MODEL.md sections 5 and 8).
+#: What deferred strategies report besides (docs/model.md sections 5 and 8).
 WINDOW_COUNTERS: tuple[str, ...] = (
     "windows", "censored_windows", "window_p50_ns", "window_p99_ns", "window_max_ns",
     "bounded_flushes")
@@ -292,7 +292,7 @@ def replay(trace: Trace, *, cpus: int | None = None,
     """Replay ``trace`` under ``strategies`` (default all nine) on ``cpus`` CPUs.
 
     ``cpus`` defaults to the trace's own CPU count; more CPUs project the trace
-    onto a larger machine (MODEL.md section 6); fewer is an error. With
+    onto a larger machine (docs/model.md section 6); fewer is an error. With
     ``frames=True`` the result also holds the requests and window CDFs as frames:
 
     >>> import xpfotrace

@@ -1,4 +1,4 @@
-"""State pass (MODEL.md section 3): page bits, counters and flush requests per variant.
+"""State pass (docs/model.md section 3): page bits, counters and flush requests per variant.
 
 Vectorized without a per-event loop. Each rule leaves a frame in a state that is
 a constant or "unchanged", which makes the state *before* each event a
@@ -100,7 +100,7 @@ def _tristate(one: BOOL, keep: BOOL) -> I8:
 
 def _frame_counters(f: Frames, lazy: bool, n_actions: int) -> tuple[BOOL, I64, I64, I64]:
     """Whether each action marks a frame; unmaps, remaps and direct-map entry writes
-    (``pte_writes``, MODEL.md section 5) per CPU."""
+    (``pte_writes``, docs/model.md section 5) per CPU."""
     k, count = f.kinds, f.by_cpu.count
     if lazy:  # one bit S = user = unmapped
         s_prev = _prev(f, _carry(f, _tristate(k.sets_user, ~(k.sets_user | k.clears))))
