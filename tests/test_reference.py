@@ -137,3 +137,36 @@ def test_bounded_bisection_matches_reference(case: tuple[list[dict[str, Any]], i
         bounded.LIST_LIMIT = saved
     want = reference_replay(events, n_trace, n, name)
     assert {k: result.strategies[name][k] for k in want} == want
+
+
+def _events_of(trace: Any) -> list[dict[str, Any]]:
+    """A real trace's rows as the reference loop's event dicts (gfp_flags as printed)."""
+    df = trace.df
+    out = []
+    for r in df.iter_rows(named=True):
+        e = {k: v for k, v in r.items() if v is not None}
+        e.setdefault("gfp_flags", "none")
+        e.setdefault("next_comm", "")
+        e.setdefault("next_pid", 0)
+        out.append(e)
+    return out
+
+
+def test_parameters_match_reference_on_a_real_trace() -> None:
+    """REAL: the bundled hackbench capture, plain and projected to 3 CPUs, against the
+    reference loop, with bounds shorter and longer than its typical windows."""
+    from pathlib import Path
+
+    from xpfotrace import read_trace
+
+    path = Path(__file__).parent.parent / "sample_traces" / "hackbench-1s.ftrace.txt.zst"
+    trace = read_trace(str(path))
+    events = _events_of(trace)
+    names = ["deferred+batch@bound=1ms@ceiling=8", "deferred@bound=50us",
+             "deferred+lazy@ceiling=1@bound=20ms", "sync+batch@ceiling=1"]
+    for n in (trace.info.cpus, trace.info.cpus + 1):
+        result = replay(trace, cpus=n, strategies=",".join(names))
+        for name in names:
+            want = reference_replay(events, trace.info.cpus, n, name)
+            got = result.strategies[name]
+            assert {k: got[k] for k in want} == want, (n, name)
