@@ -71,3 +71,35 @@ def test_expand_inputs_errors(tmp_path: Path) -> None:
 
     with pytest.raises(UsageError, match="no file matches"):
         expand_inputs([str(tmp_path / "*.nothing")])
+
+
+def test_one_bad_file_fails_alone_and_summary_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trace whose reading fails with an unexpected exception (a bug, simulated) gets its
+    error row; the other trace's rows and the summary are written."""
+    import sys
+
+    batch_mod = sys.modules["xpfotrace.batch"]  # (the package's ``batch`` is the function)
+
+    good = tmp_path / "good.txt.zst"
+    good.write_bytes((SAMPLES / "hackbench-1s.ftrace.txt.zst").read_bytes())
+    bad = tmp_path / "bad.txt.zst"
+    bad.write_bytes(good.read_bytes())
+    real = batch_mod.read_trace
+
+    def flaky(path: str, *args: object, **kw: object) -> object:
+        if path.endswith("bad.txt.zst"):
+            raise ValueError("negative dimensions are not allowed")
+        return real(path)
+
+    monkeypatch.setattr(batch_mod, "read_trace", flaky)
+    out = tmp_path / "out" / "summary.parquet"
+    out.parent.mkdir()
+    res = CliRunner().invoke(app, ["batch", str(tmp_path), "-o", str(out)])
+    assert res.exit_code == 1, res.output
+    df = pl.read_parquet(out)
+    err = df.filter(pl.col("error").is_not_null())
+    assert err.height == 1 and "bad.txt.zst: internal error: ValueError" in err["error"][0]
+    ok = df.filter(pl.col("error").is_null())
+    assert ok.height == 9 and (ok["lost_events"] == 0).all()
+    assert not ok["overflowed"].any() and ok["warnings"].list.len().max() == 0

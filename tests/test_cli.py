@@ -22,7 +22,8 @@ def test_convert_then_replay_parquet(tmp_path: Path) -> None:
     a = json.loads(runner.invoke(app, ["replay", str(out), "--json"]).stdout)
     b = json.loads(runner.invoke(app, ["replay", str(SAMPLE), "--json"]).stdout)
     assert a["strategies"] == b["strategies"]
-    assert set(a) == {"trace", "observed", "cpus", "strategies"}
+    assert set(a) == {"trace", "observed", "cpus", "strategies", "input"}
+    assert a["input"] == {"lost_events": 0, "overflowed": False, "warnings": []}
     assert len(a["strategies"]) == 9
 
 

@@ -64,3 +64,30 @@ def test_cost_table_has_three_parts_and_sweep_plot(tmp_path: Path) -> None:
     assert "deferred+batch@bound=1ms" in text and "1 + overhead" in text
     no_profile = CliRunner().invoke(app, ["report", str(SAMPLE), "-o", str(out), "--sweep"])
     assert no_profile.exit_code == 2 and "--sweep needs a --profile" in no_profile.stderr
+
+
+def test_trace_strings_are_data_not_markup(tmp_path: Path) -> None:
+    """SYNTHETIC: comms that are HTML, matplotlib math text and control characters."""
+    from synth import USER, alloc, make_trace, switch
+
+    from xpfotrace.htmlreport import build, plot_text
+
+    hostile = ["<script>alert(1)</script>", "a$\\q$b", "$x$", "bell\x07\x1b[31m", "a\\$b"]
+    events = []
+    for i, comm in enumerate(hostile):
+        events.append({**alloc(10 * i, pfn=100 + i, gfp=USER), "comm": comm, "pid": 10 + i})
+        events.append(switch(10 * i + 5, 1))
+    page = build(make_trace(events, cpus=2), [], "<b>title</b> $t$")
+    assert "<script>alert" not in page and "<b>title" not in page
+    assert "&lt;b&gt;title&lt;/b&gt; $t$" in page
+    # what matplotlib is given shows each string as it is: no math, no control bytes
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.text import Text
+
+    for comm in hostile:
+        t = Text(0, 0, plot_text(comm))
+        shown, math = t._preprocess_math(t.get_text())
+        assert math is False and shown.isprintable()
+        assert shown.replace("\\x07", "\x07").replace("\\x1b", "\x1b") == comm

@@ -25,6 +25,7 @@ COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     **{c: pl.Int64 for c in COUNTERS}, **{c: pl.Int64 for c in WINDOW_COUNTERS},
     "cost_local_ns": pl.Int64, "cost_pte_ns": pl.Int64, "cost_remote_ns": pl.Int64,
     "added_cpu_ns": pl.Int64, "overhead": pl.Float64, "exceeds_capacity": pl.Boolean,
+    "lost_events": pl.Int64, "overflowed": pl.Boolean, "warnings": pl.List(pl.String),
     "error": pl.String,
 }
 
@@ -46,27 +47,55 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def exclude_output(paths: list[str], output: str) -> tuple[list[str], list[str]]:
+    """``paths`` without the batch's own output file (same device and inode: a previous
+    run's summary in the input directory), and what was left out."""
+    try:
+        out = os.stat(output)
+    except OSError:
+        return paths, []
+    keep: list[str] = []
+    own: list[str] = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+            same = (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino)
+        except OSError:
+            same = False
+        (own if same else keep).append(p)
+    return keep, own
+
+
 def analyze(path: str, profiles: list[Profile], strategies: list[strat.Strategy],
             baseline_sys_ns: int | None = None) -> list[dict[str, Any]]:
-    """Rows of one trace; a bad trace gives one row with its error instead."""
+    """Rows of one trace; a bad trace gives one row with its error instead (any error:
+    one trace never fails the others)."""
     try:
         tr = read_trace(path)
+        facts = {"lost_events": tr.info.lost_events,
+                 "overflowed": tr.info.overflow is not None,
+                 "warnings": tr.info.warnings()}
         rep = Replayer(tr)
         if not profiles:
             res = rep.run(None, strategies)
             return [{"trace": path, "profile": None, "strategy": name, "cpus": res.cpus,
-                     **counters, "added_cpu_ns": None, "overhead": None, "error": None}
+                     **counters, "added_cpu_ns": None, "overhead": None, **facts,
+                     "error": None}
                     for name, counters in res.strategies.items()]
         cmp = compare(tr, profiles, strategies=strategies, baseline_sys_ns=baseline_sys_ns,
                       replayer=rep)
         return [{"trace": path, "profile": prof, "strategy": name, "cpus": entry["cpus"],
                  **row, **{f"cost_{k}_ns": v for k, v in row["cost_ns"].items()},
-                 "error": None}
+                 **facts, "error": None}
                 for prof, entry in cmp.profiles.items()
                 for name, row in entry["strategies"].items()]
     except XpfoError as exc:
         return [{"trace": path, "profile": None, "strategy": None, "cpus": None,
                  "error": str(exc)}]
+    except Exception as exc:  # a bug, or an input no check caught: this trace's row only
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return [{"trace": path, "profile": None, "strategy": None, "cpus": None,
+                 "error": f"{path}: internal error: {type(exc).__name__}: {first}"}]
 
 
 def to_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:

@@ -19,7 +19,7 @@ from converters.compression import read_head
 
 from . import __version__
 from .batch import batch as run_batch
-from .batch import expand_inputs
+from .batch import exclude_output, expand_inputs
 from .capture import capture as do_capture
 from .compare import compare as run_compare
 from .compare import parse_seconds
@@ -27,7 +27,9 @@ from .engine.replay import Replayer
 from .errors import UsageError, XpfoError
 from .hardware import Profile, builtin_profiles, find_profiles, load_profile_file
 from .htmlreport import write as write_report
-from .parquet_io import atomic_path, write_events
+from .output import atomic_path
+from .output import check as check_output
+from .parquet_io import write_events
 from .report import render, render_comparison, render_profiles, render_sweep
 from .strategies import parse as parse_strategies
 from .sweep import DEFAULT_STRATEGIES, combinations, parse_bounds, parse_ceilings
@@ -143,11 +145,12 @@ def convert(
     """Convert a raw trace into the typed Parquet event schema."""
 
     def run() -> None:
+        check_output(output, [input])
         read_head(input, 1)
         progress, bar = _progress(input, "convert", fmt)
         tables, info = open_trace(input, fmt, chunk_bytes=chunk_mb << 20, progress=progress)
         try:
-            rows = write_events(tables, lambda: info, output)
+            rows = write_events(tables, lambda: info, output, [input])
         finally:
             if bar is not None:
                 bar.close()
@@ -288,13 +291,15 @@ def sweep(
         bounds, ceilings = parse_bounds(bound), parse_ceilings(ceiling)
         base = parse_seconds(baseline_sys) if baseline_sys is not None else None
         total = len(combinations(chosen, bounds, ceilings))
+        if output is not None:
+            check_output(output, [trace])
         tr = _load(trace, fmt, trim)
         with tqdm(total=total, unit="combination", desc="sweep", file=sys.stderr,
                   disable=None, leave=False) as bar:
             res = run_sweep(tr, prof, strategies=chosen, bounds=bounds, ceilings=ceilings,
                             baseline_sys_ns=base, progress=bar.update)
         if output is not None:
-            with atomic_path(output) as tmp:
+            with atomic_path(output, [trace]) as tmp:
                 res.frame.write_parquet(tmp, compression="zstd")
         if as_json:
             typer.echo(json.dumps(res.to_dict(), indent=1))
@@ -320,6 +325,9 @@ def capture(
     """Record a real workload through tracefs (as root) straight into Parquet."""
 
     def run() -> None:
+        check_output(output)  # before the workload runs, not after
+        if save_text is not None:
+            check_output(save_text)
         res = do_capture(output, command=command, seconds=seconds, buffer_kb=buffer_kb,
                          warmup=warmup, save_text=save_text,
                          warn=lambda t: typer.echo(f"xpfotrace: warning: {t}", err=True))
@@ -346,14 +354,18 @@ def batch(
 
     def run() -> None:
         profs = _profiles(profile, profile_file)
-        paths = expand_inputs(inputs)
+        paths, own = exclude_output(expand_inputs(inputs), output)
+        for p in own:
+            typer.echo(f"xpfotrace: note: {p} is the output of this batch: not read as a "
+                       "trace", err=True)
         if not paths:
             raise UsageError("no trace files among the inputs")
+        check_output(output, paths)
         with tqdm(total=len(paths), unit="trace", desc="batch", file=sys.stderr,
                   disable=None) as bar:
             df = run_batch(paths, profs, parse_strategies(strategies), dask=dask,
                            progress=bar.update)
-        with atomic_path(output) as tmp:
+        with atomic_path(output, paths) as tmp:
             df.write_parquet(tmp, compression="zstd")
         errors = df.filter(pl.col("error").is_not_null())
         for row in errors.iter_rows(named=True):
@@ -396,6 +408,7 @@ def report(
             raise UsageError("--sweep needs a --profile to cost the settings on")
         bounds, ceilings = parse_bounds(bound), parse_ceilings(ceiling)
         base = parse_seconds(baseline_sys) if baseline_sys is not None else None
+        check_output(output, [trace])
         tr = _load(trace, fmt, trim)
         res = None
         if sweep:

@@ -32,3 +32,11 @@ class UsageError(XpfoError):
     """A request the engine cannot honour (bad strategy name, too few CPUs...)."""
 
     exit_code = 2
+
+
+class OutputError(XpfoError):
+    """An output that cannot be written: the disk is full, the file system read-only..."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = str(path)

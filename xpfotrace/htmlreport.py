@@ -17,7 +17,7 @@ from . import strategies as strat
 from .compare import compare
 from .engine.replay import Replayer
 from .hardware import Profile
-from .parquet_io import atomic_path
+from .output import atomic_path
 from .sweep import SweepResult
 from .trace import Trace
 
@@ -29,6 +29,16 @@ def _png(fig: Any) -> str:
 
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def plot_text(text: str | None) -> str:
+    """A trace-derived string drawn literally by matplotlib: ``$`` would start math
+    text, and control characters are shown as escapes, not interpreted."""
+    if text is None:
+        return "(none)"
+    shown = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                    for ch in text)
+    return shown.replace("$", r"\$")  # matplotlib then shows every $ as it is
 
 
 def _pct(value: float | None) -> str:
@@ -63,8 +73,9 @@ def _cost_plot(plt: Any, profiles: dict[str, dict[str, Any]], names: list[str]) 
                         ax.annotate(f"{total:,.1f} s (cut)", (i, top), ha="center",
                                     va="top", xytext=(0, -4), textcoords="offset points",
                                     fontsize="small", color="white", rotation=90)
-        ax.set_xticks(range(len(names)), names, rotation=35, ha="right")
-        ax.set_title(f"{pname} ({entry['cpus']} CPUs)")
+        ax.set_xticks(range(len(names)), [plot_text(n) for n in names], rotation=35,
+                      ha="right")
+        ax.set_title(plot_text(f"{pname} ({entry['cpus']} CPUs)"))
         ax.set_ylabel("added CPU seconds")
         ax.legend(fontsize="small")
     return _png(fig)
@@ -93,7 +104,7 @@ def _frontier_plot(plt: Any, res: SweepResult) -> str:
     ax.set_xscale("symlog", linthresh=0.01)
     ax.set_xlabel("p99 exposure window (ms; sync: 0)")
     ax.set_ylabel("overhead (%)" if use_overhead else "added CPU seconds")
-    ax.set_title(f"{res.profile} ({res.cpus} CPUs), {df.height} settings")
+    ax.set_title(plot_text(f"{res.profile} ({res.cpus} CPUs), {df.height} settings"))
     ax.legend()
     return _png(fig)
 
@@ -143,7 +154,10 @@ def build(trace: Trace, profiles: list[Profile], title: str, top: int = 15,
 
     by = rep.requests_by(strat.BY_NAME["deferred+batch"], "comm", top)
     fig, ax = plt.subplots(figsize=(9, 0.35 * max(by.height, 3) + 1))
-    ax.barh(by["comm"].to_list()[::-1], by["requests"].to_list()[::-1])
+    # positions, not the names, as categories: equal names after escaping stay apart
+    labels = [plot_text(c) for c in by["comm"].to_list()[::-1]]
+    ax.barh(range(len(labels)), by["requests"].to_list()[::-1])
+    ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("flush requests (deferred+batch)")
     figs.append((f"Flush requests by process (top {top})", _png(fig)))
 
@@ -188,5 +202,6 @@ def write(trace: Trace, out: str, profiles: list[Profile], title: str,
     """Write the report atomically."""
     text = build(trace, profiles, title, strategies=strategies, sweep=sweep,
                  baseline_sys_ns=baseline_sys_ns)
-    with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+    inputs = [trace.info.source_file] if trace.info.source_file else []
+    with atomic_path(out, inputs) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)

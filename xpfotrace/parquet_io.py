@@ -1,46 +1,28 @@
 """Writing converted traces: zstd Parquet with the TraceInfo as key-value metadata.
 
-The file appears under its final name only when complete (temporary name in
-the target directory, then an atomic rename).
+The file appears under its final name only when complete (``output.atomic_path``:
+a temporary name in the target directory, then an atomic rename).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import schema
+from .output import atomic_path
 from .traceinfo import TraceInfo
+
+__all__ = ["ROW_GROUP_ROWS", "atomic_path", "write_events"]
 
 ROW_GROUP_ROWS = 1 << 20
 
 
-@contextmanager
-def atomic_path(out: str) -> Iterator[str]:
-    """A temporary path beside ``out``, renamed to ``out`` if the block succeeds."""
-    directory = os.path.dirname(os.path.abspath(out)) or "."
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(out) + ".", suffix=".part",
-                               dir=directory)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
-    try:
-        yield tmp
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_events(tables: Iterable[pa.Table], info: Callable[[], TraceInfo], out: str) -> int:
+def write_events(tables: Iterable[pa.Table], info: Callable[[], TraceInfo], out: str,
+                 inputs: Iterable[str] = ()) -> int:
     """Write event tables to ``out``; ``info()`` is read after the last table. Returns rows.
 
     Row groups are encoded on a thread of their own (pyarrow releases the GIL), one at
@@ -48,7 +30,7 @@ def write_events(tables: Iterable[pa.Table], info: Callable[[], TraceInfo], out:
     does not wait for the writer, and memory stays bounded by two row groups.
     """
     rows = 0
-    with atomic_path(out) as tmp, ThreadPoolExecutor(max_workers=1) as pool:
+    with atomic_path(out, inputs) as tmp, ThreadPoolExecutor(max_workers=1) as pool:
         # names repeat: dictionaries; ts and seq (nearly) ascend: deltas, a third of the
         # file and a tenth of the encoding time less than zstd over plain values
         writer = pq.ParquetWriter(tmp, schema.EVENT_SCHEMA, compression="zstd",

@@ -47,11 +47,13 @@ class ReplayResult:
     #: exposure-window CDF, as Polars frames (not part of the JSON)
     requests: dict[str, pl.DataFrame] = field(default_factory=dict)
     windows: dict[str, pl.DataFrame] = field(default_factory=dict)
+    #: how far to trust the input: lost_events, overflowed, and the warning texts
+    input: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``xpfotrace replay --json``."""
         return {"trace": self.trace, "observed": self.observed, "cpus": self.cpus,
-                "strategies": self.strategies}
+                "strategies": self.strategies, "input": self.input}
 
 
 def trace_facts(tr: Trace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -283,7 +285,11 @@ class Replayer:
                 continue
             out[s.name] = _counters(s, _scaled(self.state(s.variant), proj, s.ceiling), n,
                                     deferred[s.variant].get(s.bound_ns))
-        return ReplayResult(trace=self.facts, observed=self.observed, cpus=n, strategies=out)
+        info = self.trace.info
+        return ReplayResult(trace=self.facts, observed=self.observed, cpus=n, strategies=out,
+                            input={"lost_events": info.lost_events,
+                                   "overflowed": info.overflow is not None,
+                                   "warnings": info.warnings()})
 
 
 def replay(trace: Trace, *, cpus: int | None = None,
