@@ -39,18 +39,67 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .batch import batch
-from .compare import Comparison, compare
-from .engine.replay import COUNTERS, WINDOW_COUNTERS, Replayer, ReplayResult, replay
-from .errors import InputError, UsageError, XpfoError
-from .hardware import Profile, builtin_profiles, find_profiles
-from .parquet_io import write_events
-from .schema import EVENT_SCHEMA
-from .strategies import ALL as STRATEGIES
-from .strategies import Strategy
-from .sweep import SweepResult, sweep
-from .trace import Trace, load, read_trace
-from .traceinfo import TraceInfo
+from typing import TYPE_CHECKING, Any
+
+# The public names load on first use (PEP 562): ``import xpfotrace`` and the console
+# script start without Polars, NumPy or the engine, and a Ctrl-C while they load is
+# handled like any other (see ``_entry``).
+_LAZY: dict[str, tuple[str, str]] = {
+    "batch": (".fleet", "batch"),
+    "Comparison": (".comparison", "Comparison"),
+    "compare": (".comparison", "compare"),
+    "COUNTERS": (".engine.replay", "COUNTERS"),
+    "WINDOW_COUNTERS": (".engine.replay", "WINDOW_COUNTERS"),
+    "Replayer": (".engine.replay", "Replayer"),
+    "ReplayResult": (".engine.replay", "ReplayResult"),
+    "replay": (".engine.replay", "replay"),
+    "InputError": (".errors", "InputError"),
+    "UsageError": (".errors", "UsageError"),
+    "XpfoError": (".errors", "XpfoError"),
+    "Profile": (".hardware", "Profile"),
+    "builtin_profiles": (".hardware", "builtin_profiles"),
+    "find_profiles": (".hardware", "find_profiles"),
+    "write_events": (".parquet_io", "write_events"),
+    "EVENT_SCHEMA": (".schema", "EVENT_SCHEMA"),
+    "STRATEGIES": (".strategies", "ALL"),
+    "Strategy": (".strategies", "Strategy"),
+    "SweepResult": (".frontier", "SweepResult"),
+    "sweep": (".frontier", "sweep"),
+    "Trace": (".trace", "Trace"),
+    "load": (".trace", "load"),
+    "read_trace": (".trace", "read_trace"),
+    "TraceInfo": (".traceinfo", "TraceInfo"),
+}
+
+if TYPE_CHECKING:  # what type checkers and IDEs see
+    from .comparison import Comparison, compare
+    from .engine.replay import COUNTERS, WINDOW_COUNTERS, Replayer, ReplayResult, replay
+    from .errors import InputError, UsageError, XpfoError
+    from .fleet import batch
+    from .frontier import SweepResult, sweep
+    from .hardware import Profile, builtin_profiles, find_profiles
+    from .parquet_io import write_events
+    from .schema import EVENT_SCHEMA
+    from .strategies import ALL as STRATEGIES
+    from .strategies import Strategy
+    from .trace import Trace, load, read_trace
+    from .traceinfo import TraceInfo
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'xpfotrace' has no attribute {name!r}")
+    import importlib
+
+    module, attr = _LAZY[name]
+    value = getattr(importlib.import_module(module, __name__), attr)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "COUNTERS",
@@ -86,6 +135,8 @@ def convert(input: str, output: str, fmt: str | None = None) -> TraceInfo:
     """Convert a raw trace file to Parquet; returns what was learned about the trace."""
     from converters import open_trace
 
+    from .parquet_io import write_events
+
     tables, info = open_trace(input, fmt)
-    write_events(tables, lambda: info, output)
+    write_events(tables, lambda: info, output, [input])
     return info

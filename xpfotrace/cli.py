@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import polars as pl
 import typer
@@ -18,13 +17,15 @@ from converters import FORMAT_NAMES, open_trace, will_compile_parser
 from converters.compression import read_head
 
 from . import __version__
-from .batch import batch as run_batch
-from .batch import exclude_output, expand_inputs
 from .capture import capture as do_capture
-from .compare import compare as run_compare
-from .compare import parse_seconds
+from .comparison import compare as run_compare
+from .comparison import parse_seconds
 from .engine.replay import Replayer
 from .errors import UsageError, XpfoError
+from .fleet import batch as run_batch
+from .fleet import exclude_output, expand_inputs
+from .frontier import DEFAULT_STRATEGIES, combinations, parse_bounds, parse_ceilings
+from .frontier import sweep as run_sweep
 from .hardware import Profile, builtin_profiles, find_profiles, load_profile_file
 from .htmlreport import write as write_report
 from .output import atomic_path
@@ -32,8 +33,6 @@ from .output import check as check_output
 from .parquet_io import write_events
 from .report import render, render_comparison, render_profiles, render_sweep
 from .strategies import parse as parse_strategies
-from .sweep import DEFAULT_STRATEGIES, combinations, parse_bounds, parse_ceilings
-from .sweep import sweep as run_sweep
 from .trace import Trace, read_trace
 from .traceinfo import TraceInfo
 
@@ -48,6 +47,15 @@ FormatOpt = Annotated[str | None, typer.Option(
     "--format", "-f", help=f"Force the input format ({', '.join(FORMAT_NAMES)}, parquet).")]
 
 
+def interrupted() -> NoReturn:
+    """Exit 130 with one line. The work has unwound (temporary files removed); worker
+    threads still inside a NumPy or Arrow call are not waited for."""
+    typer.echo("xpfotrace: interrupted", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
+
+
 def _guard(fn: Callable[[], T]) -> T:
     """Run fn; on a known error print one line and exit with its code."""
     try:
@@ -58,8 +66,7 @@ def _guard(fn: Callable[[], T]) -> T:
         typer.echo(f"xpfotrace: error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        typer.echo("xpfotrace: interrupted", err=True)
-        raise typer.Exit(130) from None
+        interrupted()
     except (typer.Exit, typer.Abort):
         raise  # a command's own exit status
     except Exception as exc:  # a bug: still one line, the traceback on request
@@ -421,11 +428,8 @@ def report(
     _guard(run)
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # unwinds through atomic writes, which remove their temp files
-
-
 def entry() -> None:
-    """Console-script entry point."""
-    signal.signal(signal.SIGTERM, _terminate)
-    app()
+    """Console-script entry point (kept for scripts that name it): see ``_entry``."""
+    from ._entry import main as run
+
+    run()

@@ -14,11 +14,11 @@ from typing import Any
 import polars as pl
 
 from . import strategies as strat
-from .compare import compare
+from .comparison import compare
 from .engine.replay import Replayer
+from .frontier import SweepResult
 from .hardware import Profile
 from .output import atomic_path
-from .sweep import SweepResult
 from .trace import Trace
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .compare import Comparison
+from .comparison import Comparison
 from .engine.replay import ReplayResult
+from .frontier import SweepResult
 from .hardware import Profile
 from .strategies import DISPLAY_ORDER
-from .sweep import SweepResult
 
 _COLUMNS: tuple[tuple[str, str], ...] = (
     ("requests", "requests"),

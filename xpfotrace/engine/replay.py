@@ -150,7 +150,9 @@ def _each(fn: Callable[[V], R], items: list[V], threads: int) -> dict[V, R]:
     if threads <= 1:
         work()
     else:
-        with ThreadPoolExecutor(threads - 1) as pool:
+        pool = ThreadPoolExecutor(threads - 1)
+        finished = False
+        try:
             mine = next(queue, -1)  # the first item is the calling thread's
             helpers = [pool.submit(work) for _ in range(threads - 1)]
             if mine >= 0:
@@ -158,6 +160,11 @@ def _each(fn: Callable[[V], R], items: list[V], threads: int) -> dict[V, R]:
             work()
             for h in helpers:
                 h.result()
+            finished = True
+        finally:
+            # on an interrupt, no wait for the helpers' passes (seconds on a large
+            # projection): the process is on its way out
+            pool.shutdown(wait=finished, cancel_futures=True)
     return {item: out[item] for item in items}
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 
 from . import strategies as strat
-from .compare import compare
+from .comparison import compare
 from .engine.replay import COUNTERS, WINDOW_COUNTERS, Replayer
 from .errors import UsageError, XpfoError
 from .hardware import Profile

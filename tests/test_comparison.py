@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from xpfotrace import read_trace, replay
 from xpfotrace.cli import app
-from xpfotrace.compare import compare
+from xpfotrace.comparison import compare
 from xpfotrace.cost import added_cpu_ns
 from xpfotrace.hardware import find_profiles
 

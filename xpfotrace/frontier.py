@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from . import strategies as strat
-from .compare import costed, trace_baseline
+from .comparison import costed, trace_baseline
 from .engine.replay import Replayer
 from .errors import UsageError
 from .hardware import Profile

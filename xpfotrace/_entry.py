@@ -1,0 +1,38 @@
+"""The console script: signals first, then the (heavier) CLI.
+
+Ctrl-C (SIGINT) and SIGTERM become one KeyboardInterrupt: the first unwinds the
+work (atomic writes remove their temporary files) and exits 130 with one line; later
+ones are ignored until then, so a second Ctrl-C cannot cut the clean-up short. This
+module imports nothing of the package's until the handlers are in place, so an
+interrupt during start-up is also one line, not a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from types import FrameType
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        from .cli import app
+
+        app()
+    except KeyboardInterrupt:  # during start-up (the commands' own go through cli._guard)
+        sys.stderr.write("xpfotrace: interrupted\n")
+        sys.stderr.flush()
+        os._exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
