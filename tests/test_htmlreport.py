@@ -91,3 +91,50 @@ def test_trace_strings_are_data_not_markup(tmp_path: Path) -> None:
         shown, math = t._preprocess_math(t.get_text())
         assert math is False and shown.isprintable()
         assert shown.replace("\\x07", "\x07").replace("\\x1b", "\x1b") == comm
+
+
+def test_header_counters_without_profile_and_time_axis(tmp_path: Path) -> None:
+    out = tmp_path / "plain.html"
+    res = CliRunner().invoke(app, ["report", str(SAMPLE), "-o", str(out), "-s",
+                                   "sync+lazy,deferred@bound=2ms"])
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    import xpfotrace
+
+    assert f"<td>{xpfotrace.__version__}</td>" in text  # the header block
+    assert "<th>command</th><td>xpfotrace" in text and "<th>kernel</th>" in text
+    assert "No warnings about the input." in text
+    assert "<h2>Counters (2 CPUs, as traced)</h2>" in text  # no --profile needed
+    assert "<td>sync+lazy</td>" in text and "<td>deferred@bound=2ms</td>" in text
+    # the attribution names the strategy it shows (the first chosen, not deferred+batch)
+    assert "Flush requests by process (top 15, sync+lazy)" in text
+
+
+def test_time_plot_keeps_empty_bins() -> None:
+    """SYNTHETIC: requests at the start and the end only; the middle bins are 0."""
+    import matplotlib
+    from synth import USER, alloc, make_trace, switch
+
+    from xpfotrace.engine.replay import Replayer
+    from xpfotrace.htmlreport import _time_plot
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    events = [alloc(0, 1, USER), alloc(10, 2, USER), switch(500, 1), alloc(1000, 3, USER)]
+    rep = Replayer(make_trace(events, cpus=2))
+    drawn: list[tuple[list[int], list[float]]] = []
+    real = plt.Axes.stairs
+
+    def spy(self, values, edges=None, **kw):  # type: ignore[no-untyped-def]
+        drawn.append((list(values), list(edges)))
+        return real(self, values, edges, **kw)
+
+    plt.Axes.stairs = spy  # type: ignore[method-assign]
+    try:
+        _time_plot(plt, rep, bins=10)
+    finally:
+        plt.Axes.stairs = real  # type: ignore[method-assign]
+    values, edges = drawn[0]
+    assert len(values) == 10 and values[0] == 2 and values[-1] == 1 and sum(values[1:-1]) == 0
+    assert edges[0] == 0 and edges[-1] == 1000 / 1e9

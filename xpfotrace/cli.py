@@ -27,6 +27,7 @@ from .fleet import exclude_output, expand_inputs
 from .frontier import DEFAULT_STRATEGIES, combinations, parse_bounds, parse_ceilings
 from .frontier import sweep as run_sweep
 from .hardware import Profile, builtin_profiles, find_profiles, load_profile_file
+from .htmlreport import STEPS
 from .htmlreport import write as write_report
 from .output import atomic_path
 from .output import check as check_output
@@ -197,9 +198,11 @@ def replay(
             typer.echo(json.dumps(out, indent=1))
         else:
             typer.echo(render(result))
-            if by:
-                typer.echo(f"\nflush requests by {by} (deferred+batch):")
-                for row in attribution.get("deferred+batch", next(iter(attribution.values()))):
+            if by:  # the table stays readable: one strategy's attribution, named
+                name = ("deferred+batch" if "deferred+batch" in attribution
+                        else next((n for n in attribution if n != "none"), "none"))
+                typer.echo(f"\nflush requests by {by} ({name}; --json has every strategy's):")
+                for row in attribution[name]:
                     typer.echo(f"  {row['requests']:>10,}  {row[by]}")
 
     _guard(run)
@@ -421,8 +424,11 @@ def report(
         if sweep:
             res = run_sweep(tr, profs[0], strategies=DEFAULT_STRATEGIES, bounds=bounds,
                             ceilings=ceilings, baseline_sys_ns=base)
-        write_report(tr, output, profs, os.path.basename(trace), strategies=chosen,
-                     sweep=res, baseline_sys_ns=base)
+        with tqdm(total=STEPS, unit="step", desc="report", file=sys.stderr, disable=None,
+                  leave=False) as bar:
+            write_report(tr, output, profs, os.path.basename(trace), strategies=chosen,
+                         sweep=res, baseline_sys_ns=base,
+                         command=" ".join(["xpfotrace", *sys.argv[1:]]), progress=bar.update)
         typer.echo(f"wrote {output}", err=True)
 
     _guard(run)
