@@ -22,6 +22,7 @@ from .comparison import compare as run_compare
 from .comparison import parse_seconds
 from .engine.replay import Replayer
 from .errors import UsageError, XpfoError
+from .export import export as run_export
 from .fleet import batch as run_batch
 from .fleet import exclude_output, expand_inputs
 from .frontier import DEFAULT_STRATEGIES, combinations, parse_bounds, parse_ceilings
@@ -315,6 +316,31 @@ def sweep(
             typer.echo(json.dumps(res.to_dict(), indent=1))
         else:
             typer.echo(render_sweep(res))
+
+    _guard(run)
+
+
+@app.command()
+def export(
+    trace: Annotated[str, typer.Argument(help="Parquet from 'convert', or any raw trace.")],
+    output: Annotated[str, typer.Option(
+        "--output", "-o", help="Chrome JSON trace to write (open it in ui.perfetto.dev).")],
+    strategy: Annotated[str, typer.Option(
+        "--strategy", "-s", help="One strategy, parameters allowed.")] = "deferred+batch",
+    cpus: Annotated[int | None, typer.Option(
+        "--cpus", help="Replay on N CPUs (more than traced: projection).", min=1)] = None,
+    fmt: FormatOpt = None,
+    trim: TrimOpt = False,
+) -> None:
+    """Export one strategy's flushes as a Chrome JSON trace for Perfetto: per-CPU tracks
+    of flush requests, pending intervals and the flushes that end them, and a counter
+    track of requests per ms."""
+
+    def run() -> None:
+        check_output(output, [trace])
+        tr = _load(trace, fmt, trim)
+        n = run_export(tr, output, strategy, cpus, [trace])
+        typer.echo(f"wrote {n:,} trace events to {output}", err=True)
 
     _guard(run)
 
