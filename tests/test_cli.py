@@ -69,3 +69,15 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
         assert len(lines) == 1 and text in lines[0] and "Traceback" not in res.output, args
     assert not (tmp_path / "o.parquet").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_version_and_packaging() -> None:
+    import importlib.metadata
+    from pathlib import Path
+
+    import xpfotrace
+
+    res = CliRunner().invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.stdout.strip() == f"xpfotrace {xpfotrace.__version__}"
+    assert importlib.metadata.version("xpfotrace") == xpfotrace.__version__  # one source
+    assert (Path(xpfotrace.__file__).parent / "py.typed").exists()

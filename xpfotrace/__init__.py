@@ -37,9 +37,9 @@ The cost in its three parts, and strategy parameters (docs/model.md section 8)::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
 
 # The public names load on first use (PEP 562): ``import xpfotrace`` and the console
 # script start without Polars, NumPy or the engine, and a Ctrl-C while they load is

@@ -132,15 +132,20 @@ TrimOpt = Annotated[bool, typer.Option(
     help="Start the replay at the latest first timestamp of any CPU (after an overflow).")]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"xpfotrace {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+    version: Annotated[bool, typer.Option(
+        "--version", help="Print the version and exit.", is_eager=True,
+        callback=_print_version)] = False,
 ) -> None:
     _state["debug"] = debug
-    if version:
-        typer.echo(__version__)
-        raise typer.Exit(0)
 
 
 @app.command()

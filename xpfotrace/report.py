@@ -51,7 +51,8 @@ def table(rows: list[list[str]]) -> str:
 
 
 def render(result: ReplayResult) -> str:
-    """A summary of the trace and one table row per strategy, the seed's three first."""
+    """A summary of the trace and one table row per strategy, the series' three (sync,
+    deferred, deferred+batch) first."""
     t = result.trace
     head = (f"trace: {t['events']:,} events on {t['cpus']} CPUs over "
             f"{t['duration_ns'] / 1e9:.3f} s; lost events: {t['lost_events']:,}")

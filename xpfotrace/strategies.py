@@ -116,9 +116,10 @@ def _all() -> tuple[Strategy, ...]:
 
 ALL: tuple[Strategy, ...] = _all()
 BY_NAME: dict[str, Strategy] = {s.name: s for s in ALL}
-#: The seed's three rows, shown first in tables.
+#: The series' own three strategies (sync IPIs, deferred, deferred with batched refills),
+#: shown first.
 SEED: tuple[str, ...] = ("sync", "deferred", "deferred+batch")
-#: Display order: the seed's rows first, then the others in docs/model.md order.
+#: Display order: those three first, then the others in docs/model.md order.
 DISPLAY_ORDER: tuple[str, ...] = (
     SEED + tuple(s.name for s in ALL if s.name not in (*SEED, "none")) + ("none",))
 
