@@ -22,7 +22,8 @@ def test_convert_then_replay_parquet(tmp_path: Path) -> None:
     a = json.loads(runner.invoke(app, ["replay", str(out), "--json"]).stdout)
     b = json.loads(runner.invoke(app, ["replay", str(SAMPLE), "--json"]).stdout)
     assert a["strategies"] == b["strategies"]
-    assert set(a) == {"trace", "observed", "cpus", "strategies", "input"}
+    assert set(a) == {"trace", "observed", "cpus", "strategies", "input", "tlb_flush_reasons",
+                      "check"}
     assert a["input"] == {"lost_events": 0, "overflowed": False, "warnings": []}
     assert len(a["strategies"]) == 9
 
@@ -81,3 +82,24 @@ def test_version_and_packaging() -> None:
     assert res.exit_code == 0 and res.stdout.strip() == f"xpfotrace {xpfotrace.__version__}"
     assert importlib.metadata.version("xpfotrace") == xpfotrace.__version__  # one source
     assert (Path(xpfotrace.__file__).parent / "py.typed").exists()
+
+
+def test_per_cpu_reasons_and_check() -> None:
+    res = CliRunner().invoke(app, ["replay", str(SAMPLE), "--json", "--per-cpu", "-s",
+                                   "sync,deferred@bound=1ms"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    for name, rows in d["per_cpu"].items():
+        assert [r["cpu"] for r in rows] == list(range(d["cpus"]))
+        for key in ("requests", "pte_writes", "full_requests", "unmaps"):
+            assert sum(r[key] for r in rows) == d["strategies"][name][key]
+    sync, bounded = d["per_cpu"]["sync"], d["per_cpu"]["deferred@bound=1ms"]
+    assert sum(r["ipis_received"] for r in sync) == d["strategies"]["sync"]["ipis"]
+    for key in ("remote_full_flushes", "bounded_flushes"):
+        assert sum(r[key] for r in bounded) == d["strategies"]["deferred@bound=1ms"][key]
+    names = {r["code"]: r["name"] for r in d["tlb_flush_reasons"]}
+    assert all(names[int(k)].startswith("TLB_") for k in d["observed"]["tlb_flush"])
+    assert d["check"]["traced"]["remote_ipi_sends"] == d["observed"]["tlb_flush"].get("4", 0)
+    text = CliRunner().invoke(app, ["replay", str(SAMPLE), "-s", "sync", "--per-cpu"])
+    assert "check: the traced kernel itself did" in text.stdout
+    assert "per CPU (sync):" in text.stdout and "TLB_FLUSH_ON_TASK_SWITCH" in text.stdout

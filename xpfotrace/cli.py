@@ -33,7 +33,7 @@ from .htmlreport import write as write_report
 from .output import atomic_path
 from .output import check as check_output
 from .parquet_io import write_events
-from .report import render, render_comparison, render_profiles, render_sweep
+from .report import render, render_comparison, render_per_cpu, render_profiles, render_sweep
 from .strategies import parse as parse_strategies
 from .trace import Trace, read_trace
 from .traceinfo import TraceInfo
@@ -186,6 +186,9 @@ def replay(
     trim: TrimOpt = False,
     by: Annotated[str | None, typer.Option(
         "--by", help="Also attribute flush requests to 'comm' or 'pid' (top 20).")] = None,
+    per_cpu: Annotated[bool, typer.Option(
+        "--per-cpu", help="Also each CPU's counters (--json: per_cpu, every strategy).")
+    ] = False,
 ) -> None:
     """Replay the XPFO ownership rules and each flush strategy over a trace."""
 
@@ -197,13 +200,19 @@ def replay(
         rep = Replayer(tr)
         result = rep.run(cpus, chosen)
         attribution = {s.name: rep.requests_by(s, by).to_dicts() for s in chosen} if by else {}
+        cpus_rows = {s.name: rep.per_cpu(s, cpus) for s in chosen} if per_cpu else {}
         if as_json:
             out = result.to_dict()
             if by:
                 out[f"by_{by}"] = attribution
+            if per_cpu:
+                out["per_cpu"] = cpus_rows
             typer.echo(json.dumps(out, indent=1))
         else:
             typer.echo(render(result))
+            for name, rows in cpus_rows.items():
+                if name != "none":
+                    typer.echo("\n" + render_per_cpu(name, rows))
             if by:  # the table stays readable: one strategy's attribution, named
                 name = ("deferred+batch" if "deferred+batch" in attribution
                         else next((n for n in attribution if n != "none"), "none"))

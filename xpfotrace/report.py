@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .comparison import Comparison
-from .engine.replay import ReplayResult
+from .engine.replay import ReplayResult, tlb_reasons
 from .frontier import SweepResult
 from .hardware import Profile
 from .strategies import DISPLAY_ORDER
@@ -56,9 +56,17 @@ def render(result: ReplayResult) -> str:
     t = result.trace
     head = (f"trace: {t['events']:,} events on {t['cpus']} CPUs over "
             f"{t['duration_ns'] / 1e9:.3f} s; lost events: {t['lost_events']:,}")
-    obs = result.observed["tlb_flush"]
+    reasons = tlb_reasons(result.observed)
     observed = "observed tlb_flush by reason: " + (
-        ", ".join(f"{k}: {v:,}" for k, v in obs.items()) if obs else "none")
+        ", ".join(f"{r['code']} {r['name']}: {r['count']:,}" for r in reasons)
+        if reasons else "none (tlb:tlb_flush was not recorded)")
+    chk = result.check()["traced"]
+    seed = [n for n in ("sync", "deferred", "deferred+batch") if n in result.strategies]
+    check = (f"check: the traced kernel itself did {chk['remote_shootdowns']:,} remote "
+             f"shootdowns and {chk['remote_ipi_sends']:,} shootdown IPI sends; XPFO adds:"
+             + "".join(f"\n  {n}: {result.strategies[n]['remote_full_flushes']:,} remote full "
+                       f"flushes, {result.strategies[n]['remote_invlpg_pages']:,} remote page "
+                       "invalidations" for n in seed))
     proj = (f"replayed on {result.cpus} CPUs (projected from {t['cpus']})"
             if result.cpus != t["cpus"] else f"replayed on {result.cpus} CPUs")
     order = ordered(list(result.strategies))
@@ -66,7 +74,17 @@ def render(result: ReplayResult) -> str:
     for name in order:
         c = result.strategies[name]
         rows.append([name, *[_cell(k, c.get(k)) for k, _ in _COLUMNS]])
-    return "\n".join([head, observed, proj, "", table(rows)])
+    return "\n".join([head, observed, check, proj, "", table(rows)])
+
+
+def render_per_cpu(name: str, rows: list[dict[str, int]]) -> str:
+    """One strategy's per-CPU counters."""
+    keys = [k for k in ("requests", "full_requests", "local_invlpg_pages", "pte_writes",
+                        "ipis_received", "remote_full_flushes", "bounded_flushes")
+            if rows and k in rows[0]]
+    out = [["cpu", *keys]]
+    out += [[str(r["cpu"]), *(f"{r[k]:,}" for k in keys)] for r in rows]
+    return f"per CPU ({name}):\n" + table(out)
 
 
 def render_profiles(profiles: list[Profile]) -> str:

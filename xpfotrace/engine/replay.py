@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import numpy as np
 import polars as pl
 
 from .. import strategies as strat
@@ -53,7 +54,37 @@ class ReplayResult:
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``xpfotrace replay --json``."""
         return {"trace": self.trace, "observed": self.observed, "cpus": self.cpus,
-                "strategies": self.strategies, "input": self.input}
+                "strategies": self.strategies, "input": self.input,
+                "tlb_flush_reasons": tlb_reasons(self.observed), "check": self.check()}
+
+    def check(self) -> dict[str, Any]:
+        """The modelled XPFO flushes beside the flushes the traced kernel did itself:
+        its remote shootdowns (reason 1, on the receiving CPUs) and IPI sends (reason 4).
+        XPFO would add its flushes to these; counts of the same order mean XPFO at least
+        doubles the machine's shootdown traffic."""
+        obs = self.observed.get("tlb_flush", {})
+        traced = {"remote_shootdowns": int(obs.get("1", 0)),
+                  "remote_ipi_sends": int(obs.get("4", 0)),
+                  "task_switch_flushes": int(obs.get("0", 0))}
+        modelled = {name: {"remote_full_flushes": c["remote_full_flushes"],
+                           "remote_invlpg_pages": c["remote_invlpg_pages"],
+                           "ipis": c["ipis"]}
+                    for name, c in self.strategies.items() if name != "none"}
+        return {"traced": traced, "modelled": modelled,
+                "note": "traced counts are of the traced CPUs; modelled ones of the "
+                        f"{self.cpus} replayed CPUs"}
+
+
+#: The kernel's tlb_flush_reason names (include/linux/mm_types.h), by reason code.
+TLB_REASONS: dict[int, str] = {0: "TLB_FLUSH_ON_TASK_SWITCH", 1: "TLB_REMOTE_SHOOTDOWN",
+                               2: "TLB_LOCAL_SHOOTDOWN", 3: "TLB_LOCAL_MM_SHOOTDOWN",
+                               4: "TLB_REMOTE_SEND_IPI", 5: "TLB_REMOTE_WRONG_CPU"}
+
+
+def tlb_reasons(observed: dict[str, Any]) -> list[dict[str, Any]]:
+    """The observed tlb_flush counts with the kernel's reason names."""
+    return [{"code": int(k), "name": TLB_REASONS.get(int(k), "unknown"), "count": v}
+            for k, v in observed.get("tlb_flush", {}).items()]
 
 
 def trace_facts(tr: Trace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -237,6 +268,45 @@ class Replayer:
     def projection(self, cpus: int) -> Projection:
         p = self.prepared
         return Projection(cpus, p.cpus, p.t0, p.duration_ns)
+
+    def per_cpu(self, strategy: strat.Strategy, cpus: int | None = None
+                ) -> list[dict[str, int]]:
+        """Each (virtual) CPU's counters: what its own events did (a virtual CPU's are its
+        traced CPU's), and what others made it do: ``ipis_received`` (sync) or
+        ``remote_full_flushes`` and ``bounded_flushes`` (deferred). Summed over the CPUs
+        they give the strategy's counters (``remote_full_flushes`` of sync aside: each
+        CPU performs one per other CPU's full request, ``remote_full_received``)."""
+        n = self.cpus if cpus is None else cpus
+        proj = self.projection(n)
+        if strategy.remote == "none":
+            return [{"cpu": v} for v in range(n)]
+        counts = self.state(strategy.variant).counts(strategy.ceiling)
+        nt = proj.n_trace
+        own = [{"cpu": v, **{k: int(counts[k][v % nt]) for k in PER_CPU_COUNTERS}}
+               for v in range(n)]
+        total_req = sum(c["requests"] for c in own)
+        total_full = sum(c["full_requests"] for c in own)
+        total_pages = sum(c["local_invlpg_pages"] for c in own)
+        if strategy.remote == "sync":
+            for c in own:
+                c["ipis_received"] = total_req - c["requests"]
+                c["remote_invlpg_pages_received"] = total_pages - c["local_invlpg_pages"]
+                c["remote_full_received"] = total_full - c["full_requests"]
+            return own
+        # deferred: the flushes each CPU does, from the segments of the bounded pass (an
+        # unbounded strategy is a bound no request reaches)
+        bound = strategy.bound_ns if strategy.bound_ns is not None else proj.period + 1
+        seg = self._bounded(strategy.variant, proj, self.timeline(strategy.variant)
+                            ).segments(bound)
+        flushes = np.zeros(n, dtype=np.int64)
+        forced = np.zeros(n, dtype=np.int64)
+        if seg is not None:
+            np.add.at(flushes, seg.cpu, 1)
+            np.add.at(forced, seg.cpu[seg.bounded], 1)
+        for c in own:
+            c["remote_full_flushes"] = int(flushes[c["cpu"]])
+            c["bounded_flushes"] = int(forced[c["cpu"]])
+        return own
 
     def _bounded(self, variant: tuple[bool, bool], proj: Projection,
                  tl: Timeline) -> Bounded:
