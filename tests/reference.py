@@ -22,8 +22,12 @@ def _is_mm_switch(e: dict[str, Any]) -> bool:
     return not any(e["next_comm"].startswith(p) for p in KTHREAD_PREFIXES)
 
 
-def state_replay(events: list[dict[str, Any]], batch: bool, lazy: bool) -> tuple[list, dict]:
-    """Requests (ts, seq, cpu, pages, origin) and per-CPU counters of one variant."""
+def state_replay(events: list[dict[str, Any]], batch: bool, lazy: bool,
+                 only: Any = None) -> tuple[list, dict]:
+    """Requests (ts, seq, cpu, pages, origin) and per-CPU counters of one variant.
+
+    ``only(event)`` (--only): every event changes the page state, but only the events it
+    selects count and make requests (a refill run is its last event's)."""
     order = sorted(events, key=lambda e: (e["ts"], e["seq"]))
     user: dict[int, bool] = {}
     unm: dict[int, bool] = {}
@@ -31,7 +35,11 @@ def state_replay(events: list[dict[str, Any]], batch: bool, lazy: bool) -> tuple
     reqs: list[tuple[int, int, int, Any, str]] = []
     run: dict[int, dict[str, Any]] = {}  # cpu -> open run {last, marked}
 
+    counting = [True]  # whether the event being replayed is counted
+
     def cnt(cpu: int, key: str, n: int = 1) -> None:
+        if not counting[0]:
+            return
         d = per_cpu.setdefault(cpu, {})
         d[key] = d.get(key, 0) + n
 
@@ -39,7 +47,10 @@ def state_replay(events: list[dict[str, Any]], batch: bool, lazy: bool) -> tuple
         r = run.pop(cpu, None)
         if r is None:
             return
-        cnt(cpu, "refill_runs")
+        if only is not None and not only(r["last"]):
+            return
+        per_cpu.setdefault(cpu, {})
+        per_cpu[cpu]["refill_runs"] = per_cpu[cpu].get("refill_runs", 0) + 1
         if r["marked"]:
             last = r["last"]
             reqs.append((last["ts"], last["seq"], cpu, FULL, "refill"))
@@ -55,6 +66,7 @@ def state_replay(events: list[dict[str, Any]], batch: bool, lazy: bool) -> tuple
         is_refill = (e["event"] == "mm_page_alloc_zone_locked" and e["percpu_refill"] == 1)
         if batch and not is_refill:
             end_run(cpu)
+        counting[0] = only is None or only(e)
         name = e["event"]
         if name == "mm_page_alloc":
             if e["pfn"] is None or e["pfn"] == 0:
@@ -78,7 +90,7 @@ def state_replay(events: list[dict[str, Any]], batch: bool, lazy: bool) -> tuple
                             unm[f] = True
                             cnt(cpu, "unmaps")
                             marked = True
-                if marked:
+                if marked and counting[0]:
                     reqs.append((e["ts"], e["seq"], cpu, len(frames), "alloc"))
                 if zero:
                     for f in frames:
@@ -87,7 +99,8 @@ def state_replay(events: list[dict[str, Any]], batch: bool, lazy: bool) -> tuple
                             cnt(cpu, "remaps")
                         unm[f] = True
                         cnt(cpu, "unmaps")
-                        reqs.append((e["ts"], e["seq"], cpu, 1, "kunmap"))
+                        if counting[0]:
+                            reqs.append((e["ts"], e["seq"], cpu, 1, "kunmap"))
             else:
                 cnt(cpu, "kernel_allocs")
                 for f in frames:
@@ -199,7 +212,7 @@ def parse_strategy(strategy: str) -> tuple[str, dict[str, int]]:
 
 
 def reference_replay(events: list[dict[str, Any]], n_trace: int, n: int,
-                     strategy: str) -> dict[str, Any]:
+                     strategy: str, only: Any = None) -> dict[str, Any]:
     """All counters of one strategy (MODEL.md section 5) on n CPUs."""
     keys = ["requests", "alloc_requests", "kunmap_requests", "refill_requests",
             "full_requests", "local_invlpg_pages", "ipis", "remote_invlpg_pages",
@@ -212,7 +225,7 @@ def reference_replay(events: list[dict[str, Any]], n_trace: int, n: int,
     ceiling = params.get("ceiling", CEILING)
     bound = params.get("bound")
     remote, *opts = base.split("+")
-    reqs, per_cpu = state_replay(events, "batch" in opts, "lazy" in opts)
+    reqs, per_cpu = state_replay(events, "batch" in opts, "lazy" in opts, only)
     mult = {c: sum(1 for v in range(n) if v % n_trace == c) for c in range(n_trace)}
     for cpu, d in per_cpu.items():
         m = mult.get(cpu, 0)

@@ -170,3 +170,24 @@ def test_parameters_match_reference_on_a_real_trace() -> None:
             want = reference_replay(events, trace.info.cpus, n, name)
             got = result.strategies[name]
             assert {k: got[k] for k in want} == want, (n, name)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(traces(), st.lists(st.sampled_from([1, 2, 3]), min_size=45, max_size=45),
+       st.one_of(st.none(), st.integers(1, 45)))
+def test_only_matches_reference(case: tuple[list[dict[str, Any]], int, int],
+                                pids: list[int], bound: int | None) -> None:
+    """--only pid=2: every event drives the page state, only pid 2's count and request."""
+    from xpfotrace.focus import Only
+
+    events, n_trace, n = case
+    events = [{**e, "pid": p} for e, p in zip(events, pids, strict=False)]
+    names = [s.name for s in ALL]
+    if bound is not None:
+        names += [f"deferred+batch@bound={bound}ns", f"deferred+lazy@bound={bound}ns"]
+    result = replay(make_trace(events, cpus=n_trace), cpus=n, strategies=",".join(names),
+                    only=Only(pids=frozenset({2})))
+    for name in names:
+        want = reference_replay(events, n_trace, n, name, only=lambda e: e["pid"] == 2)
+        got = result.strategies[name]
+        assert {k: got[k] for k in want} == want, name

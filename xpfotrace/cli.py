@@ -25,6 +25,7 @@ from .errors import UsageError, XpfoError
 from .export import export as run_export
 from .fleet import batch as run_batch
 from .fleet import exclude_output, expand_inputs
+from .focus import Only, Window
 from .frontier import DEFAULT_STRATEGIES, combinations, parse_bounds, parse_ceilings
 from .frontier import sweep as run_sweep
 from .hardware import Profile, builtin_profiles, find_profiles, load_profile_file
@@ -100,7 +101,12 @@ def _warn(path: str, info: TraceInfo) -> None:
         typer.echo(f"xpfotrace: warning: {path}: {text}", err=True)
 
 
-def _load(path: str, fmt: str | None, trim: bool) -> Trace:
+def _focus(window: str | None, only: str | None) -> tuple[Window | None, Only | None]:
+    """--window and --only, checked before any work."""
+    return (Window.parse(window) if window else None, Only.parse(only) if only else None)
+
+
+def _load(path: str, fmt: str | None, trim: bool, window: Window | None = None) -> Trace:
     progress, bar = _progress(path, "read", fmt)
     try:
         tr = read_trace(path, fmt, progress=progress)
@@ -108,7 +114,8 @@ def _load(path: str, fmt: str | None, trim: bool) -> Trace:
         if bar is not None:
             bar.close()
     _warn(path, tr.info)
-    return tr.trimmed() if trim else tr
+    tr = tr.trimmed() if trim else tr
+    return window.apply(tr) if window is not None else tr
 
 
 StrategiesOpt = Annotated[str | None, typer.Option(
@@ -127,6 +134,13 @@ def _profiles(names: list[str] | None, files: list[str] | None) -> list[Profile]
     return find_profiles(names, extra) if names else []
 
 
+WindowOpt = Annotated[str | None, typer.Option(
+    "--window", help="Replay only START:END seconds from the trace's first event (either end "
+    "may be left out; abs:START:END for absolute timestamps).")]
+OnlyOpt = Annotated[str | None, typer.Option(
+    "--only", help="Only these tasks' allocations make requests and count (every event "
+    "still drives page state): pid=N, comm=NAME, workload (capture's process tree); "
+    "comma-separated.")]
 TrimOpt = Annotated[bool, typer.Option(
     "--trim-to-common-window",
     help="Start the replay at the latest first timestamp of any CPU (after an overflow).")]
@@ -184,6 +198,8 @@ def replay(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
+    window: WindowOpt = None,
+    only: OnlyOpt = None,
     by: Annotated[str | None, typer.Option(
         "--by", help="Also attribute flush requests to 'comm' or 'pid' (top 20).")] = None,
     per_cpu: Annotated[bool, typer.Option(
@@ -196,8 +212,9 @@ def replay(
         chosen = parse_strategies(strategies)
         if by not in (None, "comm", "pid"):
             raise UsageError("--by takes 'comm' or 'pid'")
-        tr = _load(trace, fmt, trim)
-        rep = Replayer(tr)
+        focus, tasks = _focus(window, only)
+        tr = _load(trace, fmt, trim, focus)
+        rep = Replayer(tr, tasks)
         result = rep.run(cpus, chosen)
         attribution = {s.name: rep.requests_by(s, by).to_dicts() for s in chosen} if by else {}
         cpus_rows = {s.name: rep.per_cpu(s, cpus) for s in chosen} if per_cpu else {}
@@ -258,6 +275,8 @@ def compare(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
+    window: WindowOpt = None,
+    only: OnlyOpt = None,
 ) -> None:
     """Cost each strategy on each hardware profile (trace projected to its CPU count)."""
 
@@ -265,8 +284,9 @@ def compare(
         chosen = parse_strategies(strategies)
         profs = _profiles(profile, profile_file)
         base = parse_seconds(baseline_sys) if baseline_sys is not None else None
-        tr = _load(trace, fmt, trim)
-        rep = Replayer(tr)
+        focus, tasks = _focus(window, only)
+        tr = _load(trace, fmt, trim, focus)
+        rep = Replayer(tr, tasks)
         # large projections take seconds each: a bar on a terminal (none when piped)
         with tqdm(total=len(profs), unit="profile", desc="compare", file=sys.stderr,
                   disable=None, leave=False) as bar:
@@ -305,6 +325,8 @@ def sweep(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
+    window: WindowOpt = None,
+    only: OnlyOpt = None,
 ) -> None:
     """Replay every strategy x bound x ceiling on one profile; mark the Pareto frontier
     (less overhead for no longer p99 exposure window)."""
@@ -318,11 +340,13 @@ def sweep(
         total = len(combinations(chosen, bounds, ceilings))
         if output is not None:
             check_output(output, [trace])
-        tr = _load(trace, fmt, trim)
+        focus, tasks = _focus(window, only)
+        tr = _load(trace, fmt, trim, focus)
         with tqdm(total=total, unit="combination", desc="sweep", file=sys.stderr,
                   disable=None, leave=False) as bar:
             res = run_sweep(tr, prof, strategies=chosen, bounds=bounds, ceilings=ceilings,
-                            baseline_sys_ns=base, progress=bar.update)
+                            baseline_sys_ns=base, progress=bar.update,
+                            replayer=Replayer(tr, tasks))
         if output is not None:
             with atomic_path(output, [trace]) as tmp:
                 res.frame.write_parquet(tmp, compression="zstd")
@@ -345,6 +369,8 @@ def export(
         "--cpus", help="Replay on N CPUs (more than traced: projection).", min=1)] = None,
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
+    window: WindowOpt = None,
+    only: OnlyOpt = None,
 ) -> None:
     """Export one strategy's flushes as a Chrome JSON trace for Perfetto: per-CPU tracks
     of flush requests, pending intervals and the flushes that end them, and a counter
@@ -352,8 +378,9 @@ def export(
 
     def run() -> None:
         check_output(output, [trace])
-        tr = _load(trace, fmt, trim)
-        n = run_export(tr, output, strategy, cpus, [trace])
+        focus, tasks = _focus(window, only)
+        tr = _load(trace, fmt, trim, focus)
+        n = run_export(tr, output, strategy, cpus, [trace], only=tasks)
         typer.echo(f"wrote {n:,} trace events to {output}", err=True)
 
     _guard(run)
@@ -399,6 +426,8 @@ def batch(
     dask: Annotated[str | None, typer.Option(
         "--dask", help="Run traces as tasks on this Dask scheduler ('local': this machine).")
     ] = None,
+    window: WindowOpt = None,
+    only: OnlyOpt = None,
 ) -> None:
     """Analyze many traces into one Parquet table: a row per (trace, profile, strategy)."""
 
@@ -413,7 +442,9 @@ def batch(
         check_output(output, paths)
         with tqdm(total=len(paths), unit="trace", desc="batch", file=sys.stderr,
                   disable=None) as bar:
+            focus, tasks = _focus(window, only)
             df = run_batch(paths, profs, parse_strategies(strategies), dask=dask,
+                           window=focus, only=tasks,
                            progress=bar.update)
         with atomic_path(output, paths) as tmp:
             df.write_parquet(tmp, compression="zstd")
@@ -448,6 +479,8 @@ def report(
         "(default: recorded by 'capture').")] = None,
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
+    window: WindowOpt = None,
+    only: OnlyOpt = None,
 ) -> None:
     """Write a self-contained HTML report with plots."""
 
@@ -459,16 +492,19 @@ def report(
         bounds, ceilings = parse_bounds(bound), parse_ceilings(ceiling)
         base = parse_seconds(baseline_sys) if baseline_sys is not None else None
         check_output(output, [trace])
-        tr = _load(trace, fmt, trim)
+        focus, tasks = _focus(window, only)
+        tr = _load(trace, fmt, trim, focus)
         res = None
         if sweep:
             res = run_sweep(tr, profs[0], strategies=DEFAULT_STRATEGIES, bounds=bounds,
-                            ceilings=ceilings, baseline_sys_ns=base)
+                            ceilings=ceilings, baseline_sys_ns=base,
+                            replayer=Replayer(tr, tasks))
         with tqdm(total=STEPS, unit="step", desc="report", file=sys.stderr, disable=None,
                   leave=False) as bar:
             write_report(tr, output, profs, os.path.basename(trace), strategies=chosen,
                          sweep=res, baseline_sys_ns=base,
-                         command=" ".join(["xpfotrace", *sys.argv[1:]]), progress=bar.update)
+                         command=" ".join(["xpfotrace", *sys.argv[1:]]), progress=bar.update,
+                         only=tasks)
         typer.echo(f"wrote {output}", err=True)
 
     _guard(run)

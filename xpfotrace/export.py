@@ -27,6 +27,7 @@ from . import strategies as strat
 from .engine.bounded import Bounded
 from .engine.replay import Replayer
 from .errors import UsageError
+from .focus import Only
 from .output import atomic_path
 from .trace import Trace
 
@@ -38,13 +39,14 @@ def _us(ns: Any, t0: int) -> Any:
 
 
 def events(trace: Trace, strategy: str = "deferred+batch", cpus: int | None = None,
-           replayer: Replayer | None = None) -> list[dict[str, Any]]:
+           replayer: Replayer | None = None, only: Only | None = None
+           ) -> list[dict[str, Any]]:
     """The trace events (dicts of the Chrome JSON format) of one strategy."""
     chosen = strat.parse(strategy)
     if len(chosen) != 1 or chosen[0].remote == "none":
         raise UsageError(f"export takes one XPFO strategy, not {strategy!r}")
     s = chosen[0]
-    rep = replayer or Replayer(trace)
+    rep = replayer or Replayer(trace, only)
     proj = rep.projection(rep.cpus if cpus is None else cpus)
     t0 = rep.prepared.t0
     out: list[dict[str, Any]] = [
@@ -95,9 +97,10 @@ def _pending(rep: Replayer, s: strat.Strategy, n: int, t0: int) -> list[dict[str
 
 
 def export(trace: Trace, out: str, strategy: str = "deferred+batch",
-           cpus: int | None = None, inputs: list[str] | None = None) -> int:
+           cpus: int | None = None, inputs: list[str] | None = None,
+           only: Only | None = None) -> int:
     """Write the Chrome JSON trace of ``strategy`` to ``out``; returns the event count."""
-    evs = events(trace, strategy, cpus)
+    evs = events(trace, strategy, cpus, only=only)
     doc = {"traceEvents": evs, "displayTimeUnit": "ns",
            "otherData": {"source": trace.info.source_file, "strategy": strategy}}
     with atomic_path(out, inputs or []) as tmp, open(tmp, "w", encoding="utf-8") as fh:

@@ -14,6 +14,7 @@ from . import strategies as strat
 from .comparison import compare
 from .engine.replay import COUNTERS, WINDOW_COUNTERS, Replayer
 from .errors import UsageError, XpfoError
+from .focus import Only, Window
 from .hardware import Profile
 from .trace import read_trace
 
@@ -67,15 +68,18 @@ def exclude_output(paths: list[str], output: str) -> tuple[list[str], list[str]]
 
 
 def analyze(path: str, profiles: list[Profile], strategies: list[strat.Strategy],
-            baseline_sys_ns: int | None = None) -> list[dict[str, Any]]:
+            baseline_sys_ns: int | None = None, window: Window | None = None,
+            only: Only | None = None) -> list[dict[str, Any]]:
     """Rows of one trace; a bad trace gives one row with its error instead (any error:
     one trace never fails the others)."""
     try:
         tr = read_trace(path)
+        if window is not None:
+            tr = window.apply(tr)
         facts = {"lost_events": tr.info.lost_events,
                  "overflowed": tr.info.overflow is not None,
                  "warnings": tr.info.warnings()}
-        rep = Replayer(tr)
+        rep = Replayer(tr, only)
         if not profiles:
             res = rep.run(None, strategies)
             return [{"trace": path, "profile": None, "strategy": name, "cpus": res.cpus,
@@ -105,6 +109,7 @@ def to_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
 def batch(inputs: Iterable[str], profiles: list[Profile] | None = None,
           strategies: list[strat.Strategy] | str | None = None, *,
           baseline_sys_ns: int | None = None, dask: str | None = None,
+          window: Window | None = None, only: Only | None = None,
           progress: Callable[[int], None] | None = None) -> pl.DataFrame:
     """One row per (trace, profile, strategy); ``dask`` is a scheduler address or 'local'.
 
@@ -120,13 +125,14 @@ def batch(inputs: Iterable[str], profiles: list[Profile] | None = None,
     rows: list[dict[str, Any]] = []
     if dask is None:
         for p in paths:
-            rows.extend(analyze(p, profs, chosen, baseline_sys_ns))
+            rows.extend(analyze(p, profs, chosen, baseline_sys_ns, window, only))
             if progress is not None:
                 progress(1)
         return to_frame(rows)
     from .distributed import run_on_dask
 
-    for part in run_on_dask(dask, analyze, paths, profs, chosen, baseline_sys_ns):
+    for part in run_on_dask(dask, analyze, paths, profs, chosen, baseline_sys_ns, window,
+                            only):
         rows.extend(part)
         if progress is not None:
             progress(1)

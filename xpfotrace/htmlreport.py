@@ -17,6 +17,7 @@ import polars as pl
 from . import strategies as strat
 from .comparison import compare
 from .engine.replay import Replayer
+from .focus import Only
 from .frontier import SweepResult
 from .hardware import Profile
 from .output import atomic_path
@@ -242,7 +243,7 @@ def build(trace: Trace, profiles: list[Profile], title: str, top: int = 15,
           strategies: list[strat.Strategy] | str | None = None,
           sweep: SweepResult | None = None, baseline_sys_ns: int | None = None,
           command: str | None = None,
-          progress: Callable[[int], None] | None = None) -> str:
+          progress: Callable[[int], None] | None = None, only: Only | None = None) -> str:
     """The report's HTML text: ``strategies`` (default all nine) in the counters, the
     exposure plot and the cost plot, ``sweep`` (from ``xpfotrace.sweep``) as a frontier
     plot; ``progress(1)`` after each of ``STEPS`` steps."""
@@ -254,7 +255,7 @@ def build(trace: Trace, profiles: list[Profile], title: str, top: int = 15,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rep = Replayer(trace)
+    rep = Replayer(trace, only)
     counters = rep.run(None, chosen).strategies
     step(1)
     figs: list[tuple[str, str]] = [("Flush requests over time, per page-state variant",
@@ -311,10 +312,12 @@ lost events: {f['lost_events']:,}.</p>{body}{table}</body></html>
 def write(trace: Trace, out: str, profiles: list[Profile], title: str,
           strategies: list[strat.Strategy] | str | None = None,
           sweep: SweepResult | None = None, baseline_sys_ns: int | None = None,
-          command: str | None = None, progress: Callable[[int], None] | None = None) -> None:
+          command: str | None = None, progress: Callable[[int], None] | None = None,
+          only: Only | None = None) -> None:
     """Write the report atomically."""
     text = build(trace, profiles, title, strategies=strategies, sweep=sweep,
-                 baseline_sys_ns=baseline_sys_ns, command=command, progress=progress)
+                 baseline_sys_ns=baseline_sys_ns, command=command, progress=progress,
+                 only=only)
     inputs = [trace.info.source_file] if trace.info.source_file else []
     with atomic_path(out, inputs) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)

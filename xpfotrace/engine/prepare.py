@@ -222,6 +222,11 @@ class Prepared:
     cpus: int  # N_trace
     t0: int
     duration_ns: int
+    perm: I64 | None = None  # the rows of the trace in replay order (None: in order)
+
+    def by_rank(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """A per-row array of the trace (in its row order) in replay order."""
+        return values if self.perm is None else np.take(values, self.perm)
 
     @lazy
     def seq(self) -> I64:
@@ -617,4 +622,5 @@ def prepare(df: pl.DataFrame, cpus: int, codes: dict[str, Codes] | None = None) 
         duration = int(ts[-1]) - t0 if len(ts) else 0
         return Prepared(ts=ts, seq_column=ev.get_column("seq"), cpu=cpu, actions=actions,
                         frames=frames, switches=switches.result(), runs=runs,
-                        user_allocs=users.result(), cpus=cpus, t0=t0, duration_ns=duration)
+                        user_allocs=users.result(), cpus=cpus, t0=t0, duration_ns=duration,
+                        perm=perm)

@@ -7,13 +7,16 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import polars as pl
 
 from .. import strategies as strat
 from ..trace import Trace
+
+if TYPE_CHECKING:
+    from ..focus import Only
 from .bounded import Bounded, bounded_window_cdf
 from .memory import short_lived_arrays
 from .percpu import bincount
@@ -206,13 +209,15 @@ class Replayer:
     (batch, lazy) variant and is reused for every ``run``.
     """
 
-    def __init__(self, trace: Trace) -> None:
+    def __init__(self, trace: Trace, only: Only | None = None) -> None:
         self.trace = trace
         # the trace's own facts (a Polars group_by) overlap the preparation
         with short_lived_arrays(), ThreadPoolExecutor(1) as pool:
             facts = pool.submit(trace_facts, trace)
             self.prepared = prepare(trace.df, trace.info.cpus, trace.codes)
             self.facts, self.observed = facts.result()
+        #: --only: the selected events, in replay order (None: all)
+        self.selected = None if only is None else self.prepared.by_rank(only.mask(trace))
         self._states: dict[tuple[bool, bool], StateResult] = {}
         self._virtual: dict[tuple[tuple[bool, bool], int], Bounded] = {}
 
@@ -223,7 +228,8 @@ class Replayer:
     def state(self, variant: tuple[bool, bool]) -> StateResult:
         if variant not in self._states:
             batch, lazy = variant
-            self._states[variant] = state_pass(self.prepared, batch=batch, lazy=lazy)
+            self._states[variant] = state_pass(self.prepared, batch=batch, lazy=lazy,
+                                               selected=self.selected)
         return self._states[variant]
 
     def timeline(self, variant: tuple[bool, bool]) -> Timeline:
@@ -371,7 +377,7 @@ class Replayer:
 
 def replay(trace: Trace, *, cpus: int | None = None,
            strategies: list[strat.Strategy] | str | None = None,
-           frames: bool = False) -> ReplayResult:
+           frames: bool = False, only: Only | None = None) -> ReplayResult:
     """Replay ``trace`` under ``strategies`` (default all nine) on ``cpus`` CPUs.
 
     ``cpus`` defaults to the trace's own CPU count; more CPUs project the trace
@@ -389,7 +395,7 @@ def replay(trace: Trace, *, cpus: int | None = None,
     chosen = strat.parse(strategies)
     if cpus is not None:
         Projection(cpus, trace.info.cpus, 0, 0)  # validate before any work
-    rep = Replayer(trace)
+    rep = Replayer(trace, only)
     result = rep.run(cpus, chosen)
     if frames:
         for s in chosen:

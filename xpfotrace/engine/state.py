@@ -32,6 +32,7 @@ from .prepare import (
     FLUSH_CEILING,
     I8,
     I64,
+    KERNEL_ALLOC,
     Frames,
     Prepared,
 )
@@ -70,7 +71,7 @@ class StateResult:
         small = ua.small(ceiling)
         out = dict(self.fixed)
         out["full_requests"] = ua.by_cpu.count(m & ~small) + self.fixed["refill_requests"]
-        out["local_invlpg_pages"] = ua.pages_per_cpu(m & small) + ua.kunmap_per_cpu
+        out["local_invlpg_pages"] = ua.pages_per_cpu(m & small) + self.fixed["kunmap_requests"]
         return out
 
 
@@ -98,15 +99,22 @@ def _tristate(one: BOOL, keep: BOOL) -> I8:
     return out
 
 
-def _frame_counters(f: Frames, lazy: bool, n_actions: int) -> tuple[BOOL, I64, I64, I64]:
+def _frame_counters(f: Frames, lazy: bool, n_actions: int, counted: BOOL | None = None
+                    ) -> tuple[BOOL, I64, I64, I64]:
     """Whether each action marks a frame; unmaps, remaps and direct-map entry writes
-    (``pte_writes``, docs/model.md section 5) per CPU."""
-    k, count = f.kinds, f.by_cpu.count
+    (``pte_writes``, docs/model.md section 5) per CPU, of the frame rows ``counted``
+    selects (None: all)."""
+    k = f.kinds
+
+    def count(mask: BOOL) -> I64:
+        return f.by_cpu.count(mask if counted is None else mask & counted)
+
+    zero = k.zero_per_cpu if counted is None else count(k.zero_alloc)
     if lazy:  # one bit S = user = unmapped
         s_prev = _prev(f, _carry(f, _tristate(k.sets_user, ~(k.sets_user | k.clears))))
         mark = k.sets_user & ~s_prev
-        unmaps = count(mark) + k.zero_per_cpu
-        remaps = k.zero_per_cpu + count(k.clears & s_prev)
+        unmaps = count(mark) + zero
+        remaps = zero + count(k.clears & s_prev)
         pte = unmaps + remaps
     else:
         u_prev = _prev(f, k.sets_user)
@@ -117,7 +125,7 @@ def _frame_counters(f: Frames, lazy: bool, n_actions: int) -> tuple[BOOL, I64, I
         refill_new = k.refill_movable & ~m_prev
         sets_user = k.user_alloc & ~u_prev  # these frames leave the direct map too
         mark = sets_user | refill_new
-        unmaps = k.zero_per_cpu + count(refill_new)
+        unmaps = zero + count(refill_new)
         remaps = count(m_prev & ~plain_alloc & ~k.refill_movable)
         pte = unmaps + remaps + count(sets_user)
     # an action marks when any of its frames does
@@ -126,25 +134,41 @@ def _frame_counters(f: Frames, lazy: bool, n_actions: int) -> tuple[BOOL, I64, I
     return marked, unmaps, remaps, pte
 
 
-def state_pass(p: Prepared, *, batch: bool, lazy: bool) -> StateResult:
-    """Apply the page-state rules of one variant; return its requests and counters."""
+def state_pass(p: Prepared, *, batch: bool, lazy: bool,
+               selected: BOOL | None = None) -> StateResult:
+    """Apply the page-state rules of one variant; return its requests and counters.
+
+    ``selected`` (per event, in replay order; None: all) limits what is *counted* and
+    *requested* to the selected events (``--only``); every event still changes the page
+    state (and every mm switch still flushes)."""
     a, ua = p.actions, p.user_allocs
     frames = p.frames if batch else p.frames_without_refills
-    marked, unmaps, remaps, pte = _frame_counters(frames, lazy, len(a))
+    act_sel = None if selected is None else np.take(selected, a.rank)
+    frame_sel = None if act_sel is None else np.take(act_sel, frames.aidx)
+    marked, unmaps, remaps, pte = _frame_counters(frames, lazy, len(a), frame_sel)
     # alloc and kunmap requests: on the user allocations themselves
     m = marked[ua.rows]
+    kunmap, kunmap_per_cpu = ua.kunmap, ua.kunmap_per_cpu
+    users, kernel = ua.by_cpu.rows(), ua.kernel_per_cpu
+    if act_sel is not None:
+        ua_sel = np.take(act_sel, ua.rows)
+        m &= ua_sel
+        kunmap = np.where(ua_sel, kunmap, 0)
+        kunmap_per_cpu = ua.by_cpu.total(kunmap)
+        users = ua.by_cpu.count(ua_sel)
+        kernel = per_cpu(np.compress((a.kind == KERNEL_ALLOC) & act_sel, a.cpu), p.cpus)
     counts = {
         "alloc_requests": ua.by_cpu.count(m),
-        "kunmap_requests": ua.kunmap_per_cpu,
-        "user_allocs": ua.by_cpu.rows(),
-        "kernel_allocs": ua.kernel_per_cpu,
+        "kunmap_requests": kunmap_per_cpu,
+        "user_allocs": users,
+        "kernel_allocs": kernel,
         "unmaps": unmaps,
         "remaps": remaps,
         "pte_writes": pte,
         "refill_requests": np.zeros(p.cpus, dtype=np.int64),
         "refill_runs": np.zeros(p.cpus, dtype=np.int64),
     }
-    n = m + ua.kunmap
+    n = m + kunmap
     rows = n > 0
     rank, req_n = np.compress(rows, ua.rank), np.compress(rows, n)
     if batch and len(p.runs):
@@ -152,8 +176,10 @@ def state_pass(p: Prepared, *, batch: bool, lazy: bool) -> StateResult:
         run_marked = np.zeros(len(p.runs), dtype=bool)
         run_marked[a.run[marked & (a.run >= 0)]] = True  # (run >= 0: the refill actions)
         r = p.runs
+        run_sel = np.ones(len(r), dtype=bool) if selected is None else selected[r.rank]
+        run_marked &= run_sel  # a run is its last event's task's
         counts["refill_requests"] = per_cpu(r.cpu[run_marked], p.cpus)
-        counts["refill_runs"] = per_cpu(r.cpu, p.cpus)
+        counts["refill_runs"] = per_cpu(r.cpu[run_sel], p.cpus)
         # merge the (few) run ends into the allocations' ranks, both ascending
         ends = np.sort(r.rank[run_marked])
         at = np.searchsorted(rank, ends)
