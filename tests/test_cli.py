@@ -103,3 +103,17 @@ def test_per_cpu_reasons_and_check() -> None:
     text = CliRunner().invoke(app, ["replay", str(SAMPLE), "-s", "sync", "--per-cpu"])
     assert "check: the traced kernel itself did" in text.stdout
     assert "per CPU (sync):" in text.stdout and "TLB_FLUSH_ON_TASK_SWITCH" in text.stdout
+
+
+def test_quiet_verbose_and_profile_names_in_help(tmp_path: Path) -> None:
+    out = tmp_path / "t.parquet"
+    quiet = runner.invoke(app, ["-q", "convert", str(SAMPLE), "-o", str(out)])
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    loud = runner.invoke(app, ["-v", "replay", str(out), "-s", "sync"])
+    assert loud.exit_code == 0 and "events (tracefs" in loud.stderr
+    both = runner.invoke(app, ["-v", "-q", "replay", str(out)])
+    assert both.exit_code == 2
+    helptext = runner.invoke(app, ["compare", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "genoa-9654-2s" in helptext and "deferred+batch+lazy" in helptext
+    err = runner.invoke(app, ["-q", "replay", str(tmp_path / "missing.txt")])
+    assert err.exit_code == 1 and "missing.txt" in err.stderr  # errors are never quiet

@@ -42,8 +42,20 @@ from .traceinfo import TraceInfo
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="What would XPFO's page-ownership TLB flushing cost on this workload?")
 
-_state = {"debug": False}
+_state = {"debug": False, "verbosity": 0}  # -q: -1, -v: 1
 T = TypeVar("T")
+
+def _profile_names() -> str:
+    """The shipped profiles' names, for --help (read from their TOML files: cheap)."""
+    try:
+        from .hardware import builtin_profiles
+
+        return ", ".join(p.name for p in builtin_profiles())
+    except Exception:  # --help must work even with a broken install  # pragma: no cover
+        return "see 'xpfotrace profiles'"
+
+
+PROFILE_NAMES = _profile_names()
 
 PROGRESS_MIN_BYTES = 8 << 20
 FormatOpt = Annotated[str | None, typer.Option(
@@ -84,7 +96,7 @@ def _guard(fn: Callable[[], T]) -> T:
 def _progress(path: str, label: str, fmt: str | None = None,
               ) -> tuple[Callable[[int], None] | None, tqdm | None]:
     if will_compile_parser(path, fmt):
-        typer.echo("xpfotrace: compiling the text parser (once per install, about 10 s)", err=True)
+        say("xpfotrace: compiling the text parser (once per install, about 10 s)")
     try:
         size = os.path.getsize(path)
     except OSError:
@@ -96,9 +108,18 @@ def _progress(path: str, label: str, fmt: str | None = None,
     return bar.update, bar
 
 
+def say(text: str, level: int = 0) -> None:
+    """A line on stderr: notes and warnings (level 0) unless -q, details (level 1) with -v.
+    Errors are always printed (``_guard``)."""
+    if _state["verbosity"] >= level:
+        typer.echo(text, err=True)
+
+
 def _warn(path: str, info: TraceInfo) -> None:
     for text in info.warnings():
-        typer.echo(f"xpfotrace: warning: {path}: {text}", err=True)
+        say(f"xpfotrace: warning: {path}: {text}")
+    say(f"xpfotrace: {path}: {info.events:,} events ({info.source_format}, {info.cpus} CPUs)",
+        1)
 
 
 def _focus(window: str | None, only: str | None) -> tuple[Window | None, Only | None]:
@@ -155,11 +176,19 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Also say what was read and written, and how long it took.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No warnings or notes on stderr (errors still).")] = False,
     version: Annotated[bool, typer.Option(
         "--version", help="Print the version and exit.", is_eager=True,
         callback=_print_version)] = False,
 ) -> None:
     _state["debug"] = debug
+    if verbose and quiet:
+        raise typer.BadParameter("-v and -q contradict each other")
+    _state["verbosity"] = 1 if verbose else -1 if quiet else 0
 
 
 @app.command()
@@ -183,8 +212,7 @@ def convert(
             if bar is not None:
                 bar.close()
         _warn(input, info)
-        typer.echo(f"wrote {rows:,} events ({info.source_format}, {info.cpus} CPUs) to {output}",
-                   err=True)
+        say(f"wrote {rows:,} events ({info.source_format}, {info.cpus} CPUs) to {output}")
 
     _guard(run)
 
@@ -263,7 +291,8 @@ def profiles(
 def compare(
     trace: Annotated[str, typer.Argument(help="Parquet from 'convert', or any raw trace.")],
     profile: Annotated[list[str], typer.Option(
-        "--profile", "-p", help="Profile name or unique part of it ('8160'); repeat.")],
+        "--profile", "-p", help="Profile name or unique part of it ('8160'); repeat. Shipped: "
+        + PROFILE_NAMES + ".")],
     profile_file: ProfileFileOpt = None,
     baseline_sys: Annotated[str | None, typer.Option(
         "--baseline-sys", help="Kernel CPU seconds of the traced workload "
@@ -305,7 +334,8 @@ def compare(
 def sweep(
     trace: Annotated[str, typer.Argument(help="Parquet from 'convert', or any raw trace.")],
     profile: Annotated[str, typer.Option(
-        "--profile", "-p", help="Profile name or unique part of it ('8160').")],
+        "--profile", "-p",
+        help="Profile name or unique part of it ('8160'). Shipped: " + PROFILE_NAMES + ".")],
     bound: Annotated[str | None, typer.Option(
         "--bound", help="Comma-separated bounds for the deferred strategies, e.g. "
         "'none,100us,1ms,10ms' (none: no bound; default: none).")] = None,
@@ -381,7 +411,7 @@ def export(
         focus, tasks = _focus(window, only)
         tr = _load(trace, fmt, trim, focus)
         n = run_export(tr, output, strategy, cpus, [trace], only=tasks)
-        typer.echo(f"wrote {n:,} trace events to {output}", err=True)
+        say(f"wrote {n:,} trace events to {output}")
 
     _guard(run)
 
@@ -407,10 +437,10 @@ def capture(
             check_output(save_text)
         res = do_capture(output, command=command, seconds=seconds, buffer_kb=buffer_kb,
                          warmup=warmup, save_text=save_text,
-                         warn=lambda t: typer.echo(f"xpfotrace: warning: {t}", err=True))
+                         warn=lambda t: say(f"xpfotrace: warning: {t}"))
         base = int(res.info.extra["baseline_sys_ns"]) / 1e9
-        typer.echo(f"wrote {res.events:,} events ({res.info.cpus} CPUs, kernel CPU time "
-                   f"{base:.3f} s) to {output}", err=True)
+        say(f"wrote {res.events:,} events ({res.info.cpus} CPUs, kernel CPU time "
+            f"{base:.3f} s) to {output}")
 
     _guard(run)
 
@@ -420,7 +450,8 @@ def batch(
     inputs: Annotated[list[str], typer.Argument(help="Trace files, directories or globs.")],
     output: Annotated[str, typer.Option("--output", "-o", help="Summary Parquet to write.")],
     profile: Annotated[list[str] | None, typer.Option(
-        "--profile", "-p", help="Cost on these profiles (repeat); default: as traced.")] = None,
+        "--profile", "-p", help="Cost on these profiles (repeat; shipped: " + PROFILE_NAMES
+        + "); default: as traced.")] = None,
     profile_file: ProfileFileOpt = None,
     strategies: StrategiesOpt = None,
     dask: Annotated[str | None, typer.Option(
@@ -435,8 +466,7 @@ def batch(
         profs = _profiles(profile, profile_file)
         paths, own = exclude_output(expand_inputs(inputs), output)
         for p in own:
-            typer.echo(f"xpfotrace: note: {p} is the output of this batch: not read as a "
-                       "trace", err=True)
+            say(f"xpfotrace: note: {p} is the output of this batch: not read as a trace")
         if not paths:
             raise UsageError("no trace files among the inputs")
         check_output(output, paths)
@@ -451,8 +481,8 @@ def batch(
         errors = df.filter(pl.col("error").is_not_null())
         for row in errors.iter_rows(named=True):
             typer.echo(f"xpfotrace: error: {row['error']}", err=True)
-        typer.echo(f"wrote {df.height:,} rows for {len(paths)} trace(s) to {output}"
-                   + (f"; {errors.height} failed" if errors.height else ""), err=True)
+        say(f"wrote {df.height:,} rows for {len(paths)} trace(s) to {output}"
+            + (f"; {errors.height} failed" if errors.height else ""))
         if errors.height:
             raise typer.Exit(1)
 
@@ -464,7 +494,8 @@ def report(
     trace: Annotated[str, typer.Argument(help="Parquet from 'convert', or any raw trace.")],
     output: Annotated[str, typer.Option("--output", "-o", help="HTML file to write.")],
     profile: Annotated[list[str] | None, typer.Option(
-        "--profile", "-p", help="Also cost on these profiles (repeat).")] = None,
+        "--profile", "-p",
+        help="Also cost on these profiles (repeat; shipped: " + PROFILE_NAMES + ").")] = None,
     profile_file: ProfileFileOpt = None,
     strategies: StrategiesOpt = None,
     sweep: Annotated[bool, typer.Option(
@@ -505,7 +536,7 @@ def report(
                          sweep=res, baseline_sys_ns=base,
                          command=" ".join(["xpfotrace", *sys.argv[1:]]), progress=bar.update,
                          only=tasks)
-        typer.echo(f"wrote {output}", err=True)
+        say(f"wrote {output}")
 
     _guard(run)
 
