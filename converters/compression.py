@@ -1,10 +1,19 @@
-"""Open plain, zstd, gzip or xz files as one binary stream, chosen by magic bytes."""
+"""Open plain, zstd, gzip or xz files as one binary stream, chosen by magic bytes.
+
+Regular files are read as files; anything else (a pipe, a FIFO, ``<(...)``, ``/dev/stdin``)
+is read as a stream, once: see :class:`_Stream`. A leading UTF-8 byte-order mark of
+the (decompressed) data is dropped.
+"""
 
 from __future__ import annotations
 
 import gzip
+import io
 import lzma
 import os
+import stat
+import struct
+import zlib
 from typing import IO, BinaryIO, cast
 
 import zstandard
@@ -14,10 +23,18 @@ from xpfotrace.errors import InputError
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GZIP_MAGIC = b"\x1f\x8b"
 XZ_MAGIC = b"\xfd7zXZ\x00"
+UTF8_BOM = b"\xef\xbb\xbf"
+#: the errors a decompressor raises on bad data
+DECOMPRESS_ERRORS = (EOFError, OSError, lzma.LZMAError, zlib.error, zstandard.ZstdError)
+
+
+def _zstd_skippable(head: bytes) -> bool:
+    """A zstd skippable frame (magic 0x184D2A50 to 0x184D2A5F), as pzstd writes first."""
+    return len(head) >= 4 and struct.unpack_from("<I", head)[0] & ~0xF == 0x184D2A50
 
 
 def sniff_compression(head: bytes) -> str | None:
-    if head.startswith(ZSTD_MAGIC):
+    if head.startswith(ZSTD_MAGIC) or _zstd_skippable(head):
         return "zstd"
     if head.startswith(GZIP_MAGIC):
         return "gzip"
@@ -29,7 +46,8 @@ def sniff_compression(head: bytes) -> str | None:
 class _ZstdFrames:
     """Streamed zstd decompression across frames that notices a truncated last frame.
 
-    (zstandard's stream_reader returns a cut frame's partial data silently.)
+    (zstandard's stream_reader returns a cut frame's partial data silently.) Skippable
+    frames (pzstd writes one before each frame) decompress to nothing.
     """
 
     def __init__(self, raw: BinaryIO, path: str) -> None:
@@ -68,35 +86,247 @@ class _ZstdFrames:
         self._buf = b""
 
 
+class _XzStreams:
+    """Streamed xz decompression across concatenated streams (with the stream padding
+    the format allows between and after them: zero bytes, a multiple of four).
+
+    Unlike ``lzma.LZMAFile``, which ignores whatever follows the last stream, data
+    after it that is not another stream is an error with its offset, as it is after
+    gzip and zstd data.
+    """
+
+    def __init__(self, raw: BinaryIO, path: str) -> None:
+        self._raw = raw
+        self._path = path
+        self._dec: lzma.LZMADecompressor | None = None
+        self._pending = b""  # raw bytes read but not yet given to a decompressor
+        self._read = 0  # raw bytes read from the file
+        self._padding = 0  # zero bytes since the last stream ended
+        self._buf = b""
+        self._done = False
+
+    def _more(self) -> bool:
+        chunk = self._raw.read(1 << 20)
+        self._read += len(chunk)
+        self._pending += chunk
+        return bool(chunk)
+
+    def _next_stream(self) -> bool:
+        """Start the next stream, or tell that the data ended (False)."""
+        while True:
+            rest = self._pending.lstrip(b"\x00")
+            self._padding += len(self._pending) - len(rest)
+            self._pending = rest
+            if len(rest) < len(XZ_MAGIC) and self._more():
+                continue
+            at = self._read - len(self._pending)
+            if not self._pending:
+                if self._padding % 4:
+                    raise InputError(self._path, "corrupt xz data: stream padding is not a "
+                                     "multiple of four bytes", offset=at)
+                return False
+            if not self._pending.startswith(XZ_MAGIC) or self._padding % 4:
+                raise InputError(self._path, "corrupt xz data: trailing data after the "
+                                 "last xz stream", offset=at)
+            self._padding = 0
+            self._dec = lzma.LZMADecompressor(lzma.FORMAT_XZ)
+            return True
+
+    def read(self, size: int) -> bytes:
+        out = [self._buf]
+        have = len(self._buf)
+        while have < size and not self._done:
+            if self._dec is None and not self._next_stream():
+                self._done = True
+                break
+            dec = self._dec
+            assert dec is not None
+            if dec.needs_input and not self._pending and not self._more():
+                raise InputError(self._path, "truncated xz data: the last stream is "
+                                 "incomplete", offset=self._read)
+            data = self._pending if dec.needs_input else b""
+            if dec.needs_input:
+                self._pending = b""
+            # bounded output per call: a small input may decompress to a great deal
+            got = dec.decompress(data, max_length=max(size - have, 1 << 16))
+            if dec.eof:
+                self._pending = dec.unused_data
+                self._dec = None
+            out.append(got)
+            have += len(got)
+        joined = b"".join(out)
+        data, self._buf = joined[:size], joined[size:]
+        return data
+
+    def close(self) -> None:
+        self._buf = b""
+
+
+#: Raw bytes of a stream kept in memory so that it can be opened again from its start
+#: (format detection reads the start of an input several times); the reader that goes
+#: beyond them reads the rest of the stream, once.
+STREAM_KEEP = 16 << 20
+
+
+class _Stream:
+    """A non-seekable input (pipe, FIFO, ``/dev/stdin``...): opened once per process."""
+
+    def __init__(self, key: tuple[str, int, int], fh: io.FileIO) -> None:
+        self.key = key
+        self.fh = fh
+        self.kept = bytearray()  # bytes 0.. of the stream, while ``passed`` is False
+        self.total = 0  # bytes read from fh
+        self.passed = False  # a reader went beyond STREAM_KEEP: the start is gone
+        self.eof = False
+
+
+_STREAMS: dict[tuple[str, int, int], _Stream] = {}
+#: Streams read to their end whose (kept) content stays available to later opens.
+KEEP_FINISHED = 4
+
+
+def _register(key: tuple[str, int, int], stream: _Stream) -> None:
+    """Remember ``stream``, forgetting all but the latest few that were read to the end."""
+    finished = [k for k, s in _STREAMS.items() if s.eof]
+    for k in finished[:max(len(finished) - KEEP_FINISHED + 1, 0)]:
+        del _STREAMS[k]
+    _STREAMS[key] = stream
+
+
+class _StreamReader(io.RawIOBase):
+    """One open of a :class:`_Stream`, from its start."""
+
+    def __init__(self, stream: _Stream, path: str) -> None:
+        super().__init__()
+        self._st = stream
+        self._path = path
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        """Back to a position still kept (the start, after sniffing)."""
+        if whence != 0 or pos > self._pos or self._st.passed:
+            raise io.UnsupportedOperation("a stream cannot seek")
+        self._pos = pos
+        return pos
+
+    def readinto(self, b: memoryview | bytearray) -> int:  # type: ignore[override]
+        st, n = self._st, len(b)
+        if not n:
+            return 0
+        if self._pos < len(st.kept):
+            k = min(n, len(st.kept) - self._pos)
+            b[:k] = st.kept[self._pos:self._pos + k]
+            self._pos += k
+            return k
+        if self._pos < st.total:
+            raise InputError(self._path, "a pipe can be read only once, and this one was "
+                             "read already", offset=self._pos)
+        if st.eof:
+            return 0
+        got = st.fh.readinto(b) or 0
+        if not got:
+            st.eof = True
+            st.fh.close()
+            if st.passed:  # read through: a later open starts afresh
+                _STREAMS.pop(st.key, None)
+            return 0
+        if not st.passed and st.total + got <= STREAM_KEEP:
+            st.kept += b[:got]
+        else:
+            st.passed = True
+            st.kept = bytearray()
+        st.total += got
+        self._pos += got
+        return got
+
+    def read(self, size: int = -1) -> bytes:
+        """``size`` bytes, fewer only at the end (a pipe delivers what was written)."""
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(1 << 20), b""))
+        buf = bytearray(size)
+        view = memoryview(buf)
+        got = 0
+        while got < size:
+            n = self.readinto(view[got:])
+            if not n:
+                break
+            got += n
+        del view
+        del buf[got:]
+        return bytes(buf)
+
+
+def os_path(path: str) -> str:
+    """The file to open for ``path``: ``-`` is the standard input."""
+    return "/dev/stdin" if path == "-" else path
+
+
+def _open_raw(path: str) -> tuple[BinaryIO, int | None]:
+    """The raw input and its size; None for a stream (anything but a regular file)."""
+    try:
+        st = os.stat(os_path(path))
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError
+        if stat.S_ISREG(st.st_mode):
+            fh: BinaryIO = open(os_path(path), "rb")  # noqa: SIM115 (the caller closes it)
+            return fh, os.fstat(fh.fileno()).st_size
+        key = (path, st.st_dev, st.st_ino)
+        stream = _STREAMS.get(key)
+        if stream is None:
+            raw = open(os_path(path), "rb", buffering=0)  # noqa: SIM115 (closed at its end)
+            stream = _Stream(key, raw)
+            _register(key, stream)
+        return cast(BinaryIO, _StreamReader(stream, path)), None
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a directory, not a trace file") from None
+    except PermissionError:
+        raise InputError(path, "permission denied") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot open: {exc.strerror or exc}") from None
+
+
 class CountingReader:
-    """A decompressed stream that also tells how far into the *raw* file it is."""
+    """A decompressed stream that also tells how far into the *raw* file it is.
+
+    ``is_stream``: the input is a pipe or similar, of unknown size (``raw_size`` 0).
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
-        try:
-            self._raw: BinaryIO = open(path, "rb")  # noqa: SIM115 (closed in close())
-        except FileNotFoundError:
-            raise InputError(path, "no such file") from None
-        except IsADirectoryError:
-            raise InputError(path, "is a directory, not a trace file") from None
-        except PermissionError:
-            raise InputError(path, "permission denied") from None
-        except OSError as exc:
-            raise InputError(path, f"cannot open: {exc.strerror or exc}") from None
-        self.raw_size = os.fstat(self._raw.fileno()).st_size
-        head = self._raw.read(8)
-        self._raw.seek(0)
-        self.compression = sniff_compression(head)
-        self._stream: IO[bytes]
-        if self.compression == "zstd":
-            self._stream = cast(IO[bytes], _ZstdFrames(self._raw, path))
-        elif self.compression == "gzip":
-            self._stream = cast(IO[bytes], gzip.GzipFile(fileobj=self._raw, mode="rb"))
-        elif self.compression == "xz":
-            self._stream = cast(IO[bytes], lzma.LZMAFile(self._raw, mode="rb"))  # noqa: SIM115
-        else:
-            self._stream = self._raw
+        self._raw, size = _open_raw(path)
+        self.is_stream = size is None
+        self.raw_size = size or 0
+        self._prefix = b""
         self.decompressed = 0
+        try:
+            head = self._raw.read(8)
+            self._raw.seek(0)
+            self.compression = sniff_compression(head)
+            self._stream: IO[bytes]
+            if self.compression == "zstd":
+                self._stream = cast(IO[bytes], _ZstdFrames(self._raw, path))
+            elif self.compression == "gzip":
+                self._stream = cast(IO[bytes], gzip.GzipFile(fileobj=self._raw, mode="rb"))
+            elif self.compression == "xz":
+                self._stream = cast(IO[bytes], _XzStreams(self._raw, path))
+            else:
+                self._stream = self._raw
+            first = self._read(len(UTF8_BOM))
+            self._prefix = b"" if first == UTF8_BOM else first
+        except BaseException:
+            self._raw.close()
+            raise
 
     @property
     def raw_pos(self) -> int:
@@ -105,13 +335,21 @@ class CountingReader:
         except (OSError, ValueError):
             return self.raw_size
 
-    def read(self, size: int) -> bytes:
+    def _read(self, size: int) -> bytes:
         try:
-            data = self._stream.read(size)
-        except (EOFError, OSError, lzma.LZMAError, zstandard.ZstdError) as exc:
+            return self._stream.read(size)
+        except DECOMPRESS_ERRORS as exc:
             what = self.compression or "file"
             raise InputError(self.path, f"corrupt or truncated {what} data ({exc})",
                              offset=self.raw_pos) from None
+
+    def read(self, size: int) -> bytes:
+        if self._prefix:
+            data, self._prefix = self._prefix[:size], self._prefix[size:]
+            if len(data) < size:
+                data += self._read(size - len(data))
+        else:
+            data = self._read(size)
         self.decompressed += len(data)
         return data
 
@@ -123,19 +361,24 @@ class CountingReader:
     def read_into(self, view: memoryview) -> int:
         """Fill ``view`` from the stream as far as it goes; returns the bytes read
         (fewer than ``len(view)`` only at the end). Saves a copy of every chunk."""
-        readinto = getattr(self._stream, "readinto", None)
-        if readinto is None:  # the zstd frame reader
-            data = self.read(len(view))
-            view[:len(data)] = data
-            return len(data)
         got = 0
+        if self._prefix:
+            got = min(len(self._prefix), len(view))
+            view[:got] = self._prefix[:got]
+            self._prefix = self._prefix[got:]
+        readinto = getattr(self._stream, "readinto", None)
         try:
             while got < len(view):
-                n = readinto(view[got:])
+                if readinto is None:  # the zstd and xz readers
+                    data = self._stream.read(len(view) - got)
+                    view[got:got + len(data)] = data
+                    n = len(data)
+                else:
+                    n = readinto(view[got:])
                 if not n:
                     break
                 got += n
-        except (EOFError, OSError, lzma.LZMAError) as exc:
+        except DECOMPRESS_ERRORS as exc:
             what = self.compression or "file"
             raise InputError(self.path, f"corrupt or truncated {what} data ({exc})",
                              offset=self.raw_pos) from None
@@ -160,3 +403,17 @@ def read_head(path: str, size: int = 1 << 16) -> bytes:
     """The first ``size`` decompressed bytes (for format detection)."""
     with CountingReader(path) as r:
         return r.read(size)
+
+
+def raw_head(path: str, size: int) -> bytes:
+    """The first ``size`` bytes of the file as stored (a stream can still be read after)."""
+    raw, _ = _open_raw(path)
+    with raw:
+        return raw.read(size)
+
+
+def read_all(path: str) -> bytes:
+    """The whole decompressed content (for formats that need random access: Parquet
+    from a pipe)."""
+    with CountingReader(path) as r:
+        return b"".join(iter(lambda: r.read(1 << 24), b""))

@@ -120,3 +120,42 @@ def test_missing_event_is_named(tmp_path: Path) -> None:
     with pytest.raises(CaptureError, match="kmem:mm_page_alloc"):
         capture(str(tmp_path / "o.parquet"), seconds=1, tracefs=fake)
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_workload_tree_follows_forks(tmp_path: Path) -> None:
+    """SYNTHETIC lines in the tracefs format: 10 forks 11, 11 forks 12; 20 forks 21."""
+    from xpfotrace.capture import workload_tree
+
+    text = tmp_path / "trace"
+    text.write_text(
+        "  sh-10 [000] ..... 1.000001: sched_process_fork: comm=sh pid=10 child_comm=sh "
+        "child_pid=11\n"
+        "  x-20 [001] ..... 1.000002: sched_process_fork: comm=x pid=20 child_comm=x "
+        "child_pid=21\n"
+        "  sh-11 [000] ..... 1.000003: sched_process_fork: comm=sh pid=11 child_comm=cc "
+        "child_pid=12\n")
+    assert workload_tree(str(text), {10}) == [10, 11, 12]
+    assert workload_tree(str(text), {20, 99}) == [20, 21, 99]
+
+
+@needs_tracefs
+def test_capture_records_the_workload_tree(tmp_path: Path) -> None:
+    out = tmp_path / "w.parquet"
+    saved = tmp_path / "w.txt.zst"
+    # (the sleep: the forks come after tracing starts)
+    res = capture(str(out), command=["sh", "-c", "sleep 0.5; sh -c 'head -c 2000000 "
+                                     "/dev/zero | cat > /dev/null'; true"], seconds=20,
+                  save_text=str(saved))
+    import json
+
+    pids = json.loads(res.info.extra["workload_pids"])
+    assert len(pids) >= 3  # sh, its sh, head and cat
+    from xpfotrace import read_trace, replay
+    from xpfotrace.focus import Only
+
+    tr = read_trace(str(out))
+    assert json.loads(tr.info.extra["workload_pids"]) == pids
+    mine = replay(tr, strategies="sync", only=Only.parse("workload")).strategies["sync"]
+    every = replay(tr, strategies="sync").strategies["sync"]
+    assert mine["user_allocs"] <= every["user_allocs"]
+    assert saved.stat().st_size > 0

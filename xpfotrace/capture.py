@@ -17,17 +17,21 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
+import math
 import os
+import re
 import shlex
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError, UsageError, XpfoError
-from .parquet_io import atomic_path, write_events
+from .output import atomic_path
+from .parquet_io import write_events
 from .traceinfo import TraceInfo
 
 TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
@@ -37,7 +41,11 @@ REQUIRED_EVENTS = ("kmem/mm_page_alloc", "kmem/mm_page_free", "kmem/mm_page_allo
                    "sched/sched_switch")
 OPTIONAL_EVENTS = ("kmem/mm_page_free_batched", "kmem/mm_page_pcpu_drain", "tlb/tlb_flush",
                    "ipi/ipi_send_cpu", "ipi/ipi_send_cpumask",
-                   "irq_vectors/call_function_entry", "irq_vectors/call_function_single_entry")
+                   "irq_vectors/call_function_entry", "irq_vectors/call_function_single_entry",
+                   "sched/sched_process_fork")
+#: zstd level of --save-text: fast (level 19 took 15x as long for a few % less)
+SAVE_TEXT_LEVEL = 3
+_FORK = re.compile(rb"sched_process_fork: .*?\bpid=(\d+) .*?\bchild_pid=(\d+)")
 
 Warn = Callable[[str], None]
 
@@ -105,11 +113,13 @@ def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
 
 
 class Instance:
-    """A private tracefs instance; removed on exit whatever happens."""
+    """A private tracefs instance; removed on exit whatever happens (if it cannot be,
+    ``warn`` names it: another process may hold its buffer open)."""
 
-    def __init__(self, root: Path, name: str) -> None:
+    def __init__(self, root: Path, name: str, warn: Warn | None = None) -> None:
         self.root = root
         self.path = root / "instances" / name
+        self._warn = warn
 
     def __enter__(self) -> Instance:
         try:
@@ -136,14 +146,24 @@ class Instance:
         # disable everything, then drop the instance and its buffer
         with contextlib.suppress(OSError):
             (self.path / "events" / "enable").write_text("0")
+        failure: OSError | None = None
         for _ in range(50):
             try:
                 self.path.rmdir()
                 return
+            except FileNotFoundError:
+                return  # removed already
             except OSError as exc:
+                failure = exc
                 if exc.errno != errno.EBUSY:
-                    return
+                    break
                 time.sleep(0.1)  # a reader may still hold the buffer
+        if self._warn is not None and failure is not None:
+            why = failure.strerror or str(failure)
+            held = (" (a process still has its files open, e.g. trace_pipe)"
+                    if failure.errno == errno.EBUSY else "")
+            self._warn(f"could not remove the tracefs instance {self.path}: {why}{held}; "
+                       f"remove it later with 'rmdir {self.path}'")
 
 
 def _enable_events(inst: Instance, warn: Warn) -> list[str]:
@@ -171,15 +191,51 @@ def _overruns(inst: Instance) -> dict[int, int]:
     return out
 
 
-def _save_text(src: str, dest: str) -> None:
-    """Copy the instance's trace text to ``dest`` (atomically; zstd for .zst)."""
+def _save_text(src: str, dest: str, progress: Callable[[int], None] | None = None) -> None:
+    """Copy the instance's trace text to ``dest`` (atomically; zstd for .zst, at a fast
+    level on every core); ``progress(n)`` as n bytes of text are read."""
     import zstandard
 
     with atomic_path(dest) as tmp, open(src, "rb") as fin, open(tmp, "wb") as fout:
+        sink: Any = fout
         if dest.endswith(".zst"):
-            zstandard.ZstdCompressor(level=19).copy_stream(fin, fout)
-        else:
-            shutil.copyfileobj(fin, fout)
+            sink = zstandard.ZstdCompressor(level=SAVE_TEXT_LEVEL, threads=-1).stream_writer(
+                fout, closefd=False)
+        while chunk := fin.read(1 << 22):
+            sink.write(chunk)
+            if progress is not None:
+                progress(len(chunk))
+        if sink is not fout:
+            sink.close()
+
+
+def _session_tasks(sid: int) -> set[int]:
+    """Every task (threads included) of the processes in session ``sid`` now."""
+    out: set[int] = set()
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # /proc/PID/stat: the comm in parentheses may hold spaces; fields after it
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid:  # (state ppid pgrp session ...)
+                out.add(int(d.name))
+                out |= {int(t.name) for t in (d / "task").iterdir() if t.name.isdigit()}
+    return out
+
+
+def workload_tree(trace_file: str, roots: set[int]) -> list[int]:
+    """``roots`` and every task forked from them (transitively) in the trace, from its
+    sched_process_fork events (in time order: a parent forks before its child does)."""
+    tree = set(roots)
+    with open(trace_file, "rb") as fh:
+        for line in fh:
+            if b"sched_process_fork" not in line:
+                continue
+            m = _FORK.search(line)
+            if m and int(m.group(1)) in tree:
+                tree.add(int(m.group(2)))
+    return sorted(tree)
 
 
 def _named(info: TraceInfo) -> TraceInfo:
@@ -219,7 +275,8 @@ def _workload(command: list[str]) -> Iterator[subprocess.Popen[bytes] | None]:
 
 def capture(output: str, *, command: list[str] | None = None, seconds: float | None = None,
             buffer_kb: int = 65536, warmup: float = 0.0, warn: Warn | None = None,
-            tracefs: Path | None = None, save_text: str | None = None) -> CaptureResult:
+            tracefs: Path | None = None, save_text: str | None = None,
+            save_progress: Callable[[int], None] | None = None) -> CaptureResult:
     """Trace ``command`` (or the whole system for ``seconds``) and write Parquet to ``output``.
 
     With a command, tracing stops when it exits or after ``seconds``, whichever
@@ -239,13 +296,15 @@ def capture(output: str, *, command: list[str] | None = None, seconds: float | N
     command = list(command or [])
     if not command and seconds is None:
         raise UsageError("give --seconds, a command after '--', or both")
-    if seconds is not None and seconds <= 0:
-        raise UsageError("--seconds must be positive")
+    if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+        raise UsageError(f"--seconds must be a positive number of seconds, not {seconds}")
+    if not (math.isfinite(warmup) and warmup >= 0):
+        raise UsageError(f"--warmup must be a number of seconds, not negative, not {warmup}")
     if os.geteuid() != 0:
         raise CaptureError("capture needs root (it writes to tracefs)")
     root = tracefs or find_tracefs()
     status: int | None = None
-    with Instance(root, f"xpfotrace-{os.getpid()}") as inst:
+    with Instance(root, f"xpfotrace-{os.getpid()}", _warn) as inst:
         inst.write("tracing_on", "0")
         inst.write("buffer_size_kb", str(buffer_kb))
         enabled = _enable_events(inst, _warn)
@@ -254,6 +313,9 @@ def capture(output: str, *, command: list[str] | None = None, seconds: float | N
         with _workload(command) as proc:
             if warmup > 0:
                 time.sleep(warmup)
+            # the workload's tasks alive now (forked during the warm-up); the trace's fork
+            # events add the rest
+            roots = _session_tasks(proc.pid) | {proc.pid} if proc is not None else set()
             before, t_start = CpuTimes.read(), time.monotonic_ns()
             inst.write("tracing_on", "1")
             deadline = None if seconds is None else time.monotonic() + seconds
@@ -291,8 +353,10 @@ def capture(output: str, *, command: list[str] | None = None, seconds: float | N
             "baseline_sys_ns": str(used.system + used.irq + used.softirq),
         })
         trace_file = str(inst.path / "trace")
+        if roots:
+            info.extra["workload_pids"] = json.dumps(workload_tree(trace_file, roots))
         if save_text:
-            _save_text(trace_file, save_text)
+            _save_text(trace_file, save_text, save_progress)
         try:
             tables = read_text(trace_file, FORMAT, info=info)
             rows = write_events(tables, lambda: _named(info), output)

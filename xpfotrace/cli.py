@@ -28,7 +28,7 @@ from .fleet import exclude_output, expand_inputs
 from .focus import Only, Window
 from .frontier import DEFAULT_STRATEGIES, combinations, parse_bounds, parse_ceilings
 from .frontier import sweep as run_sweep
-from .hardware import Profile, builtin_profiles, find_profiles, load_profile_file
+from .hardware import Profile, all_profiles, find_profiles, load_profile_file
 from .htmlreport import STEPS
 from .htmlreport import write as write_report
 from .output import atomic_path
@@ -152,7 +152,11 @@ ProfileFileOpt = Annotated[list[str] | None, typer.Option(
 def _profiles(names: list[str] | None, files: list[str] | None) -> list[Profile]:
     """Profiles named on the command line, from the shipped ones and ``--profile-file``s."""
     extra = [p for f in files or [] for p in load_profile_file(f)]
-    return find_profiles(names, extra) if names else []
+    return find_profiles(names, extra, _note) if names else []
+
+
+def _note(text: str) -> None:
+    say(f"xpfotrace: note: {text}")
 
 
 WindowOpt = Annotated[str | None, typer.Option(
@@ -277,8 +281,8 @@ def profiles(
     """List the hardware profiles (shipped, and from --profile-file)."""
 
     def run() -> None:
-        items = [p for f in profile_file or [] for p in load_profile_file(f)]
-        items += builtin_profiles()
+        items = all_profiles([p for f in profile_file or [] for p in load_profile_file(f)],
+                             _note)
         if as_json:
             typer.echo(json.dumps([p.to_dict() for p in items], indent=1))
         else:
@@ -435,9 +439,12 @@ def capture(
         check_output(output)  # before the workload runs, not after
         if save_text is not None:
             check_output(save_text)
-        res = do_capture(output, command=command, seconds=seconds, buffer_kb=buffer_kb,
-                         warmup=warmup, save_text=save_text,
-                         warn=lambda t: say(f"xpfotrace: warning: {t}"))
+        with tqdm(unit="B", unit_scale=True, desc="save text", file=sys.stderr,
+                  disable=None if save_text else True, leave=False) as bar:
+            res = do_capture(output, command=command, seconds=seconds, buffer_kb=buffer_kb,
+                             warmup=warmup, save_text=save_text,
+                             warn=lambda t: say(f"xpfotrace: warning: {t}"),
+                             save_progress=bar.update)
         base = int(res.info.extra["baseline_sys_ns"]) / 1e9
         say(f"wrote {res.events:,} events ({res.info.cpus} CPUs, kernel CPU time "
             f"{base:.3f} s) to {output}")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import sys
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -20,6 +23,15 @@ PARAMS: tuple[str, ...] = ("invlpg_ns", "flush_call_ns", "full_flush_ns", "pte_w
                            "broadcast_invalidate")
 #: The cost parameters in ns (all but broadcast_invalidate).
 NUMERIC: tuple[str, ...] = PARAMS[:-1]
+#: The most CPUs a Linux kernel can be built for (NR_CPUS; x86 MAXSMP, powerpc): a profile
+#: of more is a mistake, not a machine (and would take hours to project onto).
+MAX_PROFILE_CPUS = 8192
+
+Notice = Callable[[str], None]
+
+
+class ProfileOverride(UserWarning):
+    """A profile file redefines a profile of the same name (the later one is used)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,8 @@ class Profile:
     broadcast_invalidate: bool
     description: str = ""
     sources: tuple[dict[str, str], ...] = field(default=(), compare=False)
+    #: where it was defined (a user file, or xpfotrace/profiles/NAME.toml)
+    origin: str = field(default="", compare=False)
 
     def params(self) -> dict[str, int | bool]:
         return {p: getattr(self, p) for p in PARAMS}
@@ -69,11 +83,18 @@ def parse_profile(data: dict[str, Any], origin: str) -> Profile:
     cpus = need("cpus")
     if not isinstance(cpus, int) or isinstance(cpus, bool) or cpus < 1:
         raise InputError(origin, f"profile {name!r}: field 'cpus' must be a positive integer")
+    if cpus > MAX_PROFILE_CPUS:
+        raise InputError(origin, f"profile {name!r}: field 'cpus' must be at most "
+                         f"{MAX_PROFILE_CPUS} "
+                         "(the most CPUs a Linux kernel supports)")
     values: dict[str, Any] = {}
     for key in NUMERIC:
         v = need(key)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise InputError(origin, f"profile {name!r}: field {key!r} must be a number")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise InputError(origin, f"profile {name!r}: field {key!r} must be a finite "
+                             f"number, not {v}")
         if v < 0:
             raise InputError(origin, f"profile {name!r}: field {key!r} must not be negative")
         if v != int(v):
@@ -89,7 +110,8 @@ def parse_profile(data: dict[str, Any], origin: str) -> Profile:
     srcs = tuple({str(k): str(v) for k, v in s.items()} if isinstance(s, dict)
                  else {"source": str(s)} for s in sources)
     return Profile(name=name, cpus=cpus, broadcast_invalidate=bcast,
-                   description=str(data.get("description", "")), sources=srcs, **values)
+                   description=str(data.get("description", "")), sources=srcs, origin=origin,
+                   **values)
 
 
 def _read_toml(text: str, origin: str) -> dict[str, Any]:
@@ -112,27 +134,61 @@ def builtin_profiles() -> list[Profile]:
 def load_profile_file(path: str) -> list[Profile]:
     """A user file: one profile at the top level, or several as ``[[profile]]`` tables."""
     try:
-        text = Path(path).read_text()
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise InputError(path, f"cannot read profile file ({exc.strerror or exc})") from None
-    data = _read_toml(text, path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, "profile file is not valid UTF-8 text",
+                         offset=exc.start) from None
+    data = _read_toml(text.removeprefix("\ufeff"), path)
     tables = data["profile"] if isinstance(data.get("profile"), list) else [data]
+    for t in tables:
+        if not isinstance(t, dict):
+            raise InputError(path, "each [[profile]] must be a table")
     return [parse_profile(t, path) for t in tables]
 
 
-def find_profiles(names: list[str], extra: list[Profile] | None = None) -> list[Profile]:
-    """Profiles by exact name, else by unique case-insensitive substring (e.g. '8160')."""
-    pool = (extra or []) + builtin_profiles()
+def _warn_notice(text: str) -> None:
+    warnings.warn(text, ProfileOverride, stacklevel=3)
+
+
+def all_profiles(extra: list[Profile] | None = None,
+                 notice: Notice | None = None) -> list[Profile]:
+    """The user's profiles (``extra``) and the shipped ones; a user profile of a shipped
+    profile's name replaces it (as a later user profile of the same name replaces an
+    earlier one), with a ``notice`` (default: a :class:`ProfileOverride` warning)."""
+    tell = notice or _warn_notice
+    shipped = builtin_profiles()
+    chosen: dict[str, Profile] = {}
+    for p in extra or []:
+        if p.name in chosen:
+            tell(f"profile {p.name!r} of {p.origin or 'a profile file'} replaces the one of "
+                 f"{chosen[p.name].origin or 'an earlier profile file'}")
+        chosen[p.name] = p
+    for p in shipped:
+        if p.name in chosen:
+            tell(f"profile {p.name!r} of {chosen[p.name].origin or 'a profile file'} "
+                 "replaces the shipped one")
+    return list(chosen.values()) + [p for p in shipped if p.name not in chosen]
+
+
+def find_profiles(names: list[str], extra: list[Profile] | None = None,
+                  notice: Notice | None = None) -> list[Profile]:
+    """Profiles by exact name, else by unique case-insensitive substring (e.g. '8160');
+    the user's profiles (``extra``) take precedence over shipped ones of the same name
+    (see :func:`all_profiles`)."""
+    pool = all_profiles(extra, notice)
     out: list[Profile] = []
     for want in names:
         exact = [p for p in pool if p.name == want]
         hits = exact or [p for p in pool if want.lower() in p.name.lower()]
-        unique = list({p.name: p for p in hits}.values())
-        if not unique:
+        if not hits:
             raise UsageError(f"unknown profile {want!r}; known: "
-                             + ", ".join(sorted({p.name for p in pool})))
-        if len(unique) > 1:
+                             + ", ".join(sorted(p.name for p in pool)))
+        if len(hits) > 1:
             raise UsageError(f"profile {want!r} is ambiguous: "
-                             + ", ".join(p.name for p in unique))
-        out.append(unique[0])
+                             + ", ".join(p.name for p in hits))
+        out.append(hits[0])
     return out
