@@ -89,3 +89,27 @@ def test_a_file_without_optional_columns_reads_typed_and_replays(converted: Path
     assert got == replay(nulled).to_dict()
     assert got["strategies"]["sync+batch"]["refill_runs"] == 0
     assert got["strategies"]["sync"]["user_allocs"] > 0
+
+
+def test_page_checksums_catch_a_flipped_byte(tmp_path: Path) -> None:
+    """A converted file carries a CRC per page; one flipped byte in a page is an input
+    error naming the file, not a silently different trace."""
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from xpfotrace import convert
+    from xpfotrace.cli import app
+
+    src = Path(__file__).parent.parent / "sample_traces" / "hackbench-1s.ftrace.txt.zst"
+    out = tmp_path / "t.parquet"
+    convert(str(src), str(out))
+    meta = pq.ParquetFile(out).metadata
+    col = meta.row_group(0).column(meta.schema.names.index("pfn"))
+    start = col.data_page_offset
+    data = bytearray(out.read_bytes())
+    data[start + col.total_compressed_size // 2] ^= 0x5A  # inside the pfn column's pages
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(bytes(data))
+    res = CliRunner().invoke(app, ["replay", str(bad)])
+    assert res.exit_code == 1, res.output
+    assert "bad.parquet" in res.stderr and res.stderr.count("\n") == 1

@@ -37,7 +37,10 @@ def write_events(tables: Iterable[pa.Table], info: Callable[[], TraceInfo], out:
                                   use_dictionary=["comm", "event", "gfp_flags", "prev_comm",
                                                   "next_comm"],
                                   column_encoding={"ts": "DELTA_BINARY_PACKED",
-                                                   "seq": "DELTA_BINARY_PACKED"})
+                                                   "seq": "DELTA_BINARY_PACKED"},
+                                  # a CRC per page: a flipped bit is an error on reading,
+                                  # not a silently different trace
+                                  write_page_checksum=True)
         writing: Future[None] | None = None
 
         def write(table: pa.Table) -> None:
