@@ -82,16 +82,21 @@ def detect_format(path: str) -> str:
 
 
 def open_trace(path: str, fmt: str | None = None, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-               progress: ProgressFn | None = None) -> tuple[Iterator[pa.Table], TraceInfo]:
-    """Tables of events of a raw trace, and the TraceInfo completed once they are consumed."""
+               progress: ProgressFn | None = None,
+               trust_cpus: bool = False) -> tuple[Iterator[pa.Table], TraceInfo]:
+    """Tables of events of a raw trace, and the TraceInfo completed once they are consumed.
+
+    Events on implausible CPU numbers are set aside with a warning
+    (:mod:`converters.sanity`); ``trust_cpus`` keeps them (all but numbers of 2^16 and up).
+    """
     name = fmt or detect_format(path)
     if name == "trace.dat":
-        return tracedat.read_tracedat(path)
+        return tracedat.read_tracedat(path, trust_cpus=trust_cpus)
     if name == "perf.data":
-        return perfdata.read_perfdata(path)
+        return perfdata.read_perfdata(path, trust_cpus=trust_cpus)
     if name not in TEXT_FORMATS:
         raise InputError(path, f"cannot convert format {name!r} "
                          f"(known: {', '.join(FORMAT_NAMES)})")
     info = TraceInfo()
     return read_text(path, TEXT_FORMATS[name], chunk_bytes=chunk_bytes, progress=progress,
-                     info=info), info
+                     info=info, trust_cpus=trust_cpus), info

@@ -24,7 +24,9 @@ import pyarrow as pa
 from xpfotrace.traceinfo import TraceInfo
 
 from .binfile import BinaryFormatError, binary_tables
-from .rawevents import decode, read_int
+from .rawevents import damaged_payloads, decode, read_int
+from .ringbuffer import MIN_PAYLOAD
+from .sanity import checked, offset_location, out_of_line
 from .tracedat import MAGIC as TRACING_MAGIC
 from .tracedat import (
     _Cursor,
@@ -121,14 +123,23 @@ def _tracing_data(blob: bytes) -> _Header:
     return hdr
 
 
-def read_perfdata(path: str) -> tuple[Iterator[pa.Table], TraceInfo]:
+def read_perfdata(path: str, *, trust_cpus: bool = False,
+                  ) -> tuple[Iterator[pa.Table], TraceInfo]:
     """Samples of a perf.data file, in the order ``perf script`` prints them."""
     info = TraceInfo(source_format="perf.data", source_file=str(path))
 
-    return binary_tables(path, info, _convert), info
+    def convert(data: bytes, info: TraceInfo) -> pa.Table:
+        return _convert(data, info, trust_cpus)
+
+    return binary_tables(path, info, convert), info
 
 
-def _convert(data: bytes, info: TraceInfo) -> pa.Table:
+#: sample_type bits of the fields a sample holds after its raw data (branch stack,
+#: registers, weights...): with none of them, a sample ends exactly where its raw data does.
+S_AFTER_RAW = ~((1 << 11) - 1) & ~S_IDENTIFIER
+
+
+def _convert(data: bytes, info: TraceInfo, trust_cpus: bool = False) -> pa.Table:
     if not data.startswith(MAGIC):
         raise BinaryFormatError("not a perf.data file (bad magic)", 0)
     if len(data) < HEADER_SIZE:
@@ -179,8 +190,12 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
         raise BinaryFormatError(str(exc), toff + exc.offset) from None
     if FEAT_NRCPUS in sections:
         noff, _ = sections[FEAT_NRCPUS]
-        _avail, online = struct.unpack_from("<II", data, noff)
+        if noff + 8 > len(data):
+            raise BinaryFormatError("HEADER_NRCPUS runs past the end of the file", noff)
+        avail, online = struct.unpack_from("<II", data, noff)
         info.cpus_header = int(online)
+        # CPUs present (a count): no sample has a CPU number beyond (converters/sanity.py)
+        info.cpu_bound = int(avail) if avail >= online else None
 
     d = np.frombuffer(data, np.uint8, count=data_len, offset=data_off)
     try:
@@ -194,7 +209,8 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
         raise BinaryFormatError("compressed records (perf record -z) are not supported", int(
             data_off + pos[np.argmax(rtype == REC_COMPRESSED)]))
     # lost events
-    lost = pos[rtype == REC_LOST]
+    # (side-band records too short for their fields are damaged: passed over)
+    lost = pos[(rtype == REC_LOST) & (rsize >= 24)]
     if len(lost):
         info.lost_events += int(d[(lost + 16)[:, None] + np.arange(8)].copy()
                                 .view("<u8").astype(np.int64).sum())
@@ -207,12 +223,14 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
         if stype & bit:
             fields[bit] = o.copy()
             o = o + width
-    raw_size = d[o[:, None] + np.arange(4)].copy().view("<u4").ravel().astype(np.int64)
-    payload = o + 4
     end = smp + rsize[rtype == REC_SAMPLE]
-    if (payload + raw_size > end).any():
-        bad = int(smp[np.argmax(payload + raw_size > end)])
-        raise BinaryFormatError("sample raw data overruns its record", data_off + bad)
+    raw_at = np.minimum(o, len(d) - 4)  # a record too short for its fields: judged below
+    raw_size = d[raw_at[:, None] + np.arange(4)].copy().view("<u4").ravel().astype(np.int64)
+    payload = o + 4
+    # a sample whose fields do not fit its size exactly (or at all, when more fields
+    # follow the raw data) is damaged: skipped, counted
+    bad = (payload > end) | (raw_size < MIN_PAYLOAD) | (
+        payload + raw_size != end if not stype & S_AFTER_RAW else payload + raw_size > end)
     if S_TIME not in fields or S_CPU not in fields or S_TID not in fields:
         raise BinaryFormatError("samples need TID, TIME and CPU", attr_off)
 
@@ -221,37 +239,49 @@ def _convert(data: bytes, info: TraceInfo) -> pa.Table:
         out: I64 = d[at[:, None] + np.arange(width)].copy().view(kind).ravel().astype(np.int64)
         return out
 
+    buf = np.asarray(d)
+    common = common_type_field(hdr)
+    if common.offset + common.size > MIN_PAYLOAD:
+        raise BinaryFormatError("event formats place common_type beyond the common fields", 0)
+    ev_id = np.zeros(len(smp), np.int64)
+    ev_id[~bad] = read_int(buf, payload[~bad], common, hdr.big_endian)
+    formats = parse_used(hdr, ev_id[~bad])
+    bad[~bad] = damaged_payloads(raw_size[~bad], ev_id[~bad], list(hdr.format_texts), formats)
+    good = np.flatnonzero(~bad)  # and a sample far out of its CPU's time order
+    bad[good[out_of_line(u(fields[S_CPU][good], 4), u(fields[S_TIME][good], 8))]] = True
+    if bad.any():
+        info.corrupt_pages = info.corrupt_events = int(bad.sum())
+        info.corrupt_at = offset_location(data_off + int(smp[bad].min()))
+        keep = ~bad
+        smp, payload, ev_id = smp[keep], payload[keep], ev_id[keep]
+        fields = {bit: at[keep] for bit, at in fields.items()}
+        if not len(smp):
+            raise BinaryFormatError(f"no usable samples ({info.corrupt_events:,} damaged, "
+                                    f"first at {info.corrupt_at})", 0)
     ts = u(fields[S_TIME], 8)
     cpu = u(fields[S_CPU], 4)
     tid = u(fields[S_TID] + 4, 4, signed=True)
     order = np.lexsort((smp, cpu, ts))  # perf script's time order; lower CPU first on ties
     ts, cpu, tid, payload = ts[order], cpu[order], tid[order], payload[order]
-    smp_sorted = smp[order]
-    common = common_type_field(hdr)
-    buf = np.asarray(d)
-    ev_id = read_int(buf, payload, common, hdr.big_endian)
-    table = decode(buf, payload, ev_id, ts, cpu, parse_used(hdr, ev_id), {}, hdr.big_endian)
+    smp_sorted, ev_id = smp[order], ev_id[order]
+    table, wide = decode(buf, payload, ev_id, ts, cpu, formats, {}, hdr.big_endian)
     # pid and comm as perf script shows them: the sample's tid, its comm from COMM records
     # side-band records carry a sample_id trailer (sample_id_all): order them by its time,
     # as perf does; without it, by file position
     after_time = sum(1 for b in (S_ID, S_STREAM_ID, S_CPU, S_IDENTIFIER) if stype & b)
     back = 8 * (after_time + 1) if sample_id_all and stype & S_TIME else None
-    comms = _comm_records(d, pos[rtype == REC_COMM], rsize[rtype == REC_COMM], back)
-    comms = _with_forks(d, pos[rtype == REC_FORK], rsize[rtype == REC_FORK], comms, back)
+    is_comm, is_fork = (rtype == REC_COMM) & (rsize >= 24), (rtype == REC_FORK) & (rsize >= 32)
+    comms = _comm_records(d, pos[is_comm], rsize[is_comm], back)
+    comms = _with_forks(d, pos[is_fork], rsize[is_fork], comms, back)
     df = pl.from_arrow(table)
     assert isinstance(df, pl.DataFrame)
     df = df.with_columns(pl.Series("pid", tid.astype(np.int32)),
                          pl.Series("_pos", ts if back is not None else smp_sorted))
     df = _attach_comm(df, comms).drop("_pos")
-    info.events = df.height
-    info.max_cpu = int(cpu.max()) if len(cpu) else -1
-    first = {}
-    for c in np.unique(cpu):
-        first[int(c)] = int(ts[np.argmax(cpu == c)])
-    info.cpu_first_ts = first
     from .textbase import to_arrow
 
-    return to_arrow(df)
+    return checked(to_arrow(df), data_off + smp_sorted, info, trust_cpus=trust_cpus,
+                   locate=offset_location, malformed=wide)
 
 
 def _key(d: U8, pos: I64, size: I64, back: int | None) -> I64:

@@ -17,6 +17,7 @@ from .eventformat import EventFormat, Field, format_flags
 
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
+BOOL = npt.NDArray[np.bool_]
 
 _PAGE_EVENTS = ("mm_page_alloc", "mm_page_free", "mm_page_free_batched",
                 "mm_page_alloc_zone_locked", "mm_page_pcpu_drain")
@@ -43,6 +44,35 @@ def read_int(buf: U8, off: I64, f: Field, big_endian: bool = False) -> I64:
     dt = np.dtype(("<" if not big_endian else ">") + kind)
     raw = buf[at[:, None] + np.arange(f.size)]
     out: I64 = raw.view(dt).ravel().astype(np.int64)
+    return out
+
+
+def short_payloads(length: I64, ev_id: I64, formats: dict[int, EventFormat]) -> BOOL:
+    """Records whose payload is shorter than the fixed fields of their event's format:
+    damaged records (reading their fields would run into the next record, or past the
+    data). Events without a format have nothing read from them."""
+    if not formats or not len(length):
+        return np.zeros(len(length), bool)
+    keys = np.array(sorted(formats), np.int64)
+    needs = np.array([max((f.offset + f.size for f in formats[int(k)].fields.values()),
+                          default=0) for k in keys], np.int64)
+    idx = np.minimum(np.searchsorted(keys, ev_id), len(keys) - 1)
+    need = np.where(keys[idx] == ev_id, needs[idx], 0)
+    out: BOOL = length < need
+    return out
+
+
+def damaged_payloads(length: I64, ev_id: I64, known: list[int],
+                     formats: dict[int, EventFormat]) -> BOOL:
+    """Records that cannot be what they claim: shorter than their format
+    (:func:`short_payloads`), or, when such records are rare (under 1 %: a file whose
+    formats cover its events), of an event ID the file has no format for (``known``:
+    the IDs it has), which is what a damaged record header or payload gives."""
+    out = short_payloads(length, ev_id, formats)
+    unknown = ~np.isin(ev_id, np.array(known, np.int64))
+    n_unknown = int(unknown.sum())
+    if n_unknown and n_unknown * 100 < len(ev_id):
+        out |= unknown
     return out
 
 
@@ -73,6 +103,8 @@ class _Sparse:
         self.n = n
         self.ints: dict[str, tuple[I64, npt.NDArray[np.bool_]]] = {}
         self.strs: dict[str, tuple[npt.NDArray[np.int64], list[pa.Array]]] = {}
+        #: rows with a value out of its column's range (left null there): malformed
+        self.out_of_range = np.zeros(n, bool)
 
     def set_int(self, name: str, rows: I64, values: I64) -> None:
         if name not in self.ints:
@@ -96,6 +128,13 @@ class _Sparse:
         vals, valid = self.ints[name]
         if pa.types.is_unsigned_integer(typ):
             return pa.array(vals.view(np.uint64), type=typ, mask=~valid)
+        if typ.bit_width < 64:
+            lim = 1 << (typ.bit_width - 1)
+            wide = valid & ((vals < -lim) | (vals >= lim))
+            if wide.any():
+                self.out_of_range |= wide
+                valid = valid & ~wide
+                vals = np.where(wide, 0, vals)
         return pa.array(vals, mask=~valid).cast(typ)
 
     def str_array(self, name: str) -> pa.Array:
@@ -107,10 +146,11 @@ class _Sparse:
 
 
 def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, EventFormat],
-           comms: dict[int, str], big_endian: bool = False) -> pa.Table:
+           comms: dict[int, str], big_endian: bool = False) -> tuple[pa.Table, BOOL]:
     """Rows in the given order (``seq`` = position) as an EVENT_SCHEMA table, built as
     Arrow arrays directly: sparse columns carry validity masks, and string columns are
-    gathered from their few distinct values."""
+    gathered from their few distinct values. Also the rows with a field value beyond
+    its column's type (null there): malformed records."""
     n = len(off)
     pid = np.zeros(n, np.int64)
     cols = _Sparse(n)
@@ -175,4 +215,4 @@ def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, 
         else:
             arrays[field.name] = cols.int_array(field.name, field.type)
     return pa.Table.from_arrays([arrays[f.name] for f in schema.EVENT_SCHEMA],
-                                schema=schema.EVENT_SCHEMA)
+                                schema=schema.EVENT_SCHEMA), cols.out_of_range

@@ -11,7 +11,7 @@ the number of events.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -36,14 +36,16 @@ class Records:
     length: I64  # payload length
     lost: int  # missed events reported by the pages' headers (stored counts)
     lost_unknown: int  # pages that say events were missed without a count
+    #: offsets in the buffer of the corrupt pages, whose records are not in the above,
+    #: and the events each held (estimated from its size: see ``_lost_estimate``)
+    bad_pages: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+    bad_events: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
-class RingBufferError(ValueError):
-    """The page data is not a valid ring buffer; ``offset`` points into it."""
-
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.offset = offset
+#: Smallest payload of an event: common_type, common_flags, common_preempt_count, common_pid.
+MIN_PAYLOAD = 8
+#: A stored count of missed events at or beyond this is a damaged page header.
+MAX_STORED_LOST = 1 << 40
 
 
 def _u32(buf: U8, idx: I64) -> I64:
@@ -62,7 +64,16 @@ def _u64(buf: U8, idx: I64) -> npt.NDArray[np.uint64]:
 
 
 def decode_pages(buf: U8, page_size: int, commit_size: int = 8) -> Records:
-    """All data records of the pages in ``buf`` (a whole number of pages)."""
+    """All data records of the pages in ``buf`` (a whole number of pages).
+
+    A page is *corrupt*, and none of its records is returned, when its commit size
+    exceeds the page, its records do not parse exactly to the commit size (a record
+    off the 4-byte grid, of no length, shorter than an event's common fields or
+    running past the commit), a timestamp goes backwards inside it, its stored count
+    of missed events is absurd, or its records run backwards against the pages
+    around it (the page out of line with both neighbours is blamed). Such a page is
+    listed in ``bad_pages`` with an estimate of the events it held.
+    """
     n_pages = len(buf) // page_size
     empty = np.zeros(0, np.int64)
     if n_pages == 0:
@@ -73,18 +84,10 @@ def decode_pages(buf: U8, page_size: int, commit_size: int = 8) -> Records:
               else _u32(buf, starts + 8))
     header = 8 + commit_size
     size = commit & COMMIT_MASK
-    if (size > page_size - header).any():
-        bad = int(np.flatnonzero(size > page_size - header)[0])
-        raise RingBufferError("ring-buffer page commit size exceeds the page",
-                              int(starts[bad]) + 8)
+    bad = size > page_size - header  # corrupt pages
+    page_bytes = np.minimum(size, page_size - header)  # for the estimate of what was lost
+    size[bad] = 0
     missed = (commit & MISSING_EVENTS) != 0
-    stored = missed & ((commit & MISSING_STORED) != 0)
-    lost = 0
-    if stored.any():
-        where = starts[stored] + header + size[stored]
-        ok = where + 8 <= len(buf)
-        lost = int(_u64(buf, where[ok]).astype(np.int64).sum())
-    lost_unknown = int((missed & ~stored).sum())
 
     cur = starts + header  # next record of each page
     end = cur + size
@@ -93,6 +96,8 @@ def decode_pages(buf: U8, page_size: int, commit_size: int = 8) -> Records:
     out_ts, out_off, out_len, out_page = [], [], [], []
     while active.size:
         pos = cur[active]
+        off_grid = (pos % 4) != 0
+        pos = np.where(off_grid, pos - pos % 4, pos)  # read aligned; the page is bad anyway
         h = _u32(buf, pos)
         type_len = h & 0x1F
         delta = h >> 5
@@ -111,22 +116,81 @@ def decode_pages(buf: U8, page_size: int, commit_size: int = 8) -> Records:
         new_clock = np.where(type_len == TIME_STAMP, ext | (ts_now & TS_MSB),
                              np.where(type_len == TIME_EXTEND, ts_now + ext, ts_now + delta))
         clock[active] = new_clock
-        good = is_data & (poff + plen <= end[active])
+        wrong = (off_grid | (total <= 0) | (new_clock < ts_now)
+                 | (is_data & ((plen < MIN_PAYLOAD) | (poff + plen > end[active]))))
+        bad[active[wrong]] = True
+        good = is_data & ~wrong
         if good.any():
             out_ts.append(new_clock[good])
             out_off.append(poff[good])
             out_len.append(plen[good])
             out_page.append(active[good])
-        if (total <= 0).any():
-            bad = int(pos[total <= 0][0])
-            raise RingBufferError("corrupt ring-buffer record (zero length)", bad)
-        cur[active] = pos + total
-        active = active[cur[active] < end[active]]
-    if not out_ts:
-        return Records(empty, empty, empty, lost, lost_unknown)
-    ts = np.concatenate(out_ts)
-    off = np.concatenate(out_off)
-    ln = np.concatenate(out_len)
-    page = np.concatenate(out_page)
-    order = np.lexsort((off, page))  # buffer order: by page, then position in the page
-    return Records(ts[order], off[order], ln[order], lost, lost_unknown)
+        cur[active] = pos + np.maximum(total, 4)
+        active = active[(cur[active] < end[active]) & ~wrong]
+    bad |= cur != end  # the last record ran past the commit size
+    broken = bad.copy()  # pages whose records could not be walked
+    stored = missed & ((commit & MISSING_STORED) != 0) & ~bad
+    if stored.any():
+        where = starts[stored] + header + size[stored]
+        ok = where + 8 <= len(buf)
+        counts = np.zeros(int(stored.sum()), np.int64)
+        counts[ok] = _u64(buf, where[ok]).astype(np.int64)
+        absurd = (counts < 0) | (counts >= MAX_STORED_LOST)
+        bad[np.flatnonzero(stored)[absurd]] = True
+        stored[np.flatnonzero(stored)[absurd]] = False
+        lost = int(counts[~absurd].sum())
+    else:
+        lost = 0
+    lost_unknown = int((missed & ~stored & ~bad & ((commit & MISSING_STORED) == 0)).sum())
+    if out_ts:
+        ts = np.concatenate(out_ts)
+        off = np.concatenate(out_off)
+        ln = np.concatenate(out_len)
+        page = np.concatenate(out_page)
+        order = np.lexsort((off, page))  # buffer order: by page, then position in the page
+        ts, off, ln, page = ts[order], off[order], ln[order], page[order]
+        bad |= _backwards(ts, page, bad, n_pages)
+    else:
+        ts = off = ln = page = empty
+    read = np.bincount(page, minlength=n_pages)
+    keep = ~bad[page]
+    return Records(ts[keep], off[keep], ln[keep], lost, lost_unknown,
+                   starts[bad], _lost_estimate(read, page_bytes, bad, broken)[bad])
+
+
+def _lost_estimate(read: I64, page_bytes: I64, bad: npt.NDArray[np.bool_],
+                   broken: npt.NDArray[np.bool_]) -> I64:
+    """The events each page held: those read from it, unless its walk broke off (its
+    records cannot be told from garbage past the damage): then its data size over the
+    mean bytes per event of the good pages, and at least the records read from it."""
+    good = ~bad & (read > 0)
+    if not good.any():
+        return read
+    per_event = page_bytes[good].sum() / read[good].sum()
+    guess = np.maximum(read, np.rint(page_bytes / per_event).astype(np.int64))
+    out: I64 = np.where(broken, guess, read)
+    return out
+
+
+def _backwards(ts: I64, page: I64, bad: npt.NDArray[np.bool_],
+               n_pages: int) -> npt.NDArray[np.bool_]:
+    """Pages whose records run backwards against the pages around them (among the
+    pages not already bad, in buffer order): where page i starts before page i-1
+    ends, page i-1 is blamed if it also ends after page i+1 starts (it is ahead of
+    both neighbours), else page i."""
+    out = np.zeros(n_pages, bool)
+    keep = ~bad[page]
+    ts, page = ts[keep], page[keep]
+    if not len(ts):
+        return out
+    cut = np.flatnonzero(np.diff(page)) + 1
+    firsts = np.concatenate(([0], cut))
+    lasts = np.concatenate((cut - 1, [len(ts) - 1]))
+    f, l_, pg = ts[firsts], ts[lasts], page[firsts]  # per page with records
+    if len(pg) < 2:
+        return out
+    back = np.flatnonzero(f[1:] < l_[:-1]) + 1  # page index i (among pg) runs back
+    nxt = np.minimum(back + 1, len(pg) - 1)
+    prev_ahead = (back + 1 < len(pg)) & (l_[back - 1] > f[nxt])
+    out[pg[np.where(prev_ahead, back - 1, back)]] = True
+    return out

@@ -26,6 +26,7 @@ from xpfotrace.traceinfo import TraceInfo
 
 from . import textfast
 from .compression import CountingReader
+from .sanity import CpuCheck
 from .textfast import ROWS_SCHEMA
 
 MAX_ORDER = 20  # larger orders are malformed lines, not huge pages
@@ -310,12 +311,14 @@ def _parse_chunk(fmt: TextFormat, chunk: memoryview, kernel: bool) -> _Chunk:
 
 
 def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-              progress: ProgressFn | None = None,
-              info: TraceInfo | None = None) -> Iterator[pa.Table]:
+              progress: ProgressFn | None = None, info: TraceInfo | None = None,
+              trust_cpus: bool = False) -> Iterator[pa.Table]:
     """Parse a text trace in bounded chunks; ``info`` is complete when the iterator ends.
 
     Two chunks are parsed at a time on two threads; everything order-dependent
-    (seq numbers, header facts, counts) happens here, in file order.
+    (seq numbers, header facts, counts) happens here, in file order. Events on
+    implausible CPUs are set aside before they are numbered (:mod:`converters.sanity`;
+    ``trust_cpus`` keeps them).
     """
     info = info if info is not None else TraceInfo()
     info.source_format = fmt.name
@@ -323,6 +326,7 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
     seq = 0
     names: set[str] = set()
     last_ts: dict[int, int] = {}
+    check = CpuCheck(info, trust=trust_cpus)
 
     line_no = 1  # of the next chunk's first line
     cut_off = False
@@ -331,8 +335,10 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
         nonlocal cut_off
         cut_off = True
 
-    def finish(chunk: _Chunk) -> pa.Table | None:
-        nonlocal seq, line_no
+    def finish(chunk: _Chunk) -> list[pa.Table]:
+        """The chunk's header facts and skipped lines; its event rows (ROWS_SCHEMA, in
+        line order) go through the CPU check, which returns those ready to number."""
+        nonlocal line_no
         first, line_no = line_no, line_no + chunk.lines
         ev, other = chunk.ev, chunk.other  # line numbers from 0 in the chunk
         if other.height:
@@ -349,10 +355,16 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
                 parts.append(_as_table(good, ROWS_SCHEMA))
         parts = [t for t in parts if t.num_rows]
         if not parts:
-            return None
+            return []
         rows = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
         if len(parts) > 1:  # the fast path's rows and the others, back in line order
             rows = rows.take(np.argsort(rows.column("ln").to_numpy(), kind="stable"))
+        where = rows.column("ln").to_numpy().astype(np.int64) + first
+        return check.feed(rows, where)
+
+    def number(rows: pa.Table) -> pa.Table:
+        """Kept rows, in file order: numbered, and their facts recorded."""
+        nonlocal seq
         n = rows.num_rows
         facts = pl.from_arrow(rows.select(["cpu", "ts", "event"]))
         assert isinstance(facts, pl.DataFrame)
@@ -372,21 +384,25 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
         for chunk in iter_line_chunks(reader, chunk_bytes, cut):
             pending.append(pool.submit(_parse_chunk, fmt, chunk, kernel))
             if len(pending) >= 2:  # at most two chunks in flight: memory stays bounded
-                table = finish(pending.popleft().result())
-                if table is not None:
-                    yield table
+                for rows in finish(pending.popleft().result()):
+                    yield number(rows)
             if progress is not None:
                 pos = reader.raw_pos
                 progress(pos - last_pos)
                 last_pos = pos
         while pending:
-            table = finish(pending.popleft().result())
-            if table is not None:
-                yield table
+            for rows in finish(pending.popleft().result()):
+                yield number(rows)
+    for rows in check.finish():
+        yield number(rows)
     if cut_off:
         info.cut_last_line = line_no
     info.events = seq
     if seq == 0:
+        if info.cpu_outliers:
+            raise InputError(path, f"no trace events on a plausible CPU ({info.cpu_outliers:,} "
+                             f"set aside, first at {info.cpu_outlier_at}; --trust-cpus "
+                             "keeps them)")
         raise InputError(path, f"no trace events found (read as {fmt.name})")
     if not names & set(REPLAY_EVENTS):
         raise InputError(path, "none of the events the replay reads ("

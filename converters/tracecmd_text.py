@@ -18,7 +18,9 @@ from .tracefs_text import ANCHOR, LINE_RE, head
 def _header(other: pl.DataFrame, info: TraceInfo) -> None:
     cpus = other.select(pl.col("line").str.extract(r"^cpus=(\d+)", 1).drop_nulls().first()).item()
     if cpus is not None and info.cpus_header is None:
-        info.cpus_header = int(cpus)
+        # one ring buffer per CPU: no event has a CPU number beyond (converters/sanity.py);
+        # a number too long to parse stands for 2^63 - 1, which the check ignores as impossible
+        info.cpus_header = info.cpu_bound = int(cpus) if len(cpus) < 19 else (1 << 63) - 1
 
 
 FORMAT = TextFormat(name="trace-cmd", line_regex=LINE_RE, anchor=ANCHOR, head=head,

@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import zstandard
 
@@ -24,10 +25,12 @@ from xpfotrace.traceinfo import TraceInfo
 
 from .binfile import BinaryFormatError, binary_tables
 from .eventformat import EventFormat, Field, parse_format
-from .rawevents import decode, read_int
-from .ringbuffer import RingBufferError, decode_pages
+from .rawevents import damaged_payloads, decode, read_int
+from .ringbuffer import MIN_PAYLOAD, decode_pages
+from .sanity import checked, offset_location
 
 MAGIC = b"\x17\x08Dtracing"
+I64 = npt.NDArray[np.int64]
 OPT_DONE, OPT_BUFFER, OPT_CPUCOUNT = 0, 3, 8
 OPT_HEADER_INFO, OPT_FTRACE_EVENTS, OPT_EVENT_FORMATS, OPT_CMDLINES = 16, 17, 18, 21
 OPT_TRACECLOCK = 4
@@ -230,18 +233,34 @@ def _read_v6(data: bytes, c: _Cursor, hdr: _Header) -> None:
         return
 
 
-def _cpu_pages(data: bytes, hdr: _Header, off: int, size: int) -> bytes:
+def _cpu_pages(data: bytes, hdr: _Header, off: int, size: int) -> tuple[bytes, I64, I64]:
+    """A CPU's ring-buffer pages, and where they come from: the file offset of each
+    piece (``sources``) that starts at ``starts`` in the pages (one piece, at ``off``,
+    when the data is not compressed; else each compressed chunk)."""
     if off + size > len(data):
         raise BinaryFormatError(f"CPU data ({size} bytes) runs past the end of the file", off)
     if hdr.compression in ("none", "") or hdr.version < 7 or size == 0:
-        return data[off:off + size]
+        return data[off:off + size], np.zeros(1, np.int64), np.full(1, off, np.int64)
     c = _Cursor(data, off, hdr.big_endian)
-    parts = []
+    parts, starts, sources = [], [], []
+    at = 0
     for _ in range(c.u(4)):
         csize, usize = c.u(4), c.u(4)
         where = c.pos
         parts.append(_decompress(hdr.compression, c.take(csize), usize, where))
-    return b"".join(parts)
+        starts.append(at)
+        sources.append(where)
+        at += len(parts[-1])
+    return (b"".join(parts), np.array(starts or [0], np.int64),
+            np.array(sources or [off], np.int64))
+
+
+def _file_offsets(pos: I64, starts: I64, sources: I64, compressed: bool) -> I64:
+    """File offsets of positions in a CPU's pages: exact without compression, else the
+    offset of the compressed chunk that holds each."""
+    piece = np.maximum(np.searchsorted(starts, pos, side="right") - 1, 0)
+    out: I64 = sources[piece] if compressed else sources[piece] + pos - starts[piece]
+    return out
 
 
 def common_type_field(hdr: _Header) -> Field:
@@ -276,53 +295,84 @@ def read_header(data: bytes) -> _Header:
     return hdr
 
 
-def read_tracedat(path: str) -> tuple[Iterator[pa.Table], TraceInfo]:
+def read_tracedat(path: str, *, trust_cpus: bool = False,
+                  ) -> tuple[Iterator[pa.Table], TraceInfo]:
     """Events of a trace.dat file, in the order trace-cmd report prints them."""
     info = TraceInfo(source_format="trace.dat", source_file=str(path))
 
-    return binary_tables(path, info, _convert), info
+    def convert(data: bytes, info: TraceInfo) -> pa.Table:
+        return _convert(data, info, trust_cpus)
+
+    return binary_tables(path, info, convert), info
 
 
-def _convert(data: bytes, info: TraceInfo) -> pa.Table:
+def _convert(data: bytes, info: TraceInfo, trust_cpus: bool = False) -> pa.Table:
     hdr = read_header(data)
     if not hdr.format_texts:
         raise BinaryFormatError("no event formats in the file", 0)
-    bufs, bases, ts_l, off_l, cpu_l = [], 0, [], [], []
+    compressed = not (hdr.compression in ("none", "") or hdr.version < 7)
+    locate = _locate(compressed)
+    bufs, bases, ts_l, off_l, len_l, cpu_l, at_l = [], 0, [], [], [], [], []
+    bad_at: list[int] = []
     for cpu_id, data_off, size in sorted(hdr.cpu_data):  # by CPU: the merge below needs it
-        pages = _cpu_pages(data, hdr, data_off, size)
-        arr = np.frombuffer(pages, dtype=np.uint8)
-        usable = len(arr) - len(arr) % hdr.page_size
-        try:
-            rec = decode_pages(arr[:usable], hdr.page_size, hdr.commit_size)
-        except RingBufferError as exc:
-            raise BinaryFormatError(f"CPU {cpu_id}: {exc}", data_off + exc.offset) from None
+        raw, starts, sources = _cpu_pages(data, hdr, data_off, size)
+        arr = np.frombuffer(raw, dtype=np.uint8)
+        arr = arr[:len(arr) - len(arr) % hdr.page_size]
+        rec = decode_pages(arr, hdr.page_size, hdr.commit_size)
         info.lost_events += rec.lost
         info.missed_pages_uncounted += rec.lost_unknown
+        if len(rec.bad_pages):
+            info.corrupt_pages += len(rec.bad_pages)
+            info.corrupt_events += int(rec.bad_events.sum())
+            bad_at.append(int(_file_offsets(rec.bad_pages[:1], starts, sources, compressed)[0]))
         bufs.append(arr)
         ts_l.append(rec.ts)
         off_l.append(rec.offset + bases)
+        len_l.append(rec.length)
+        at_l.append(_file_offsets(rec.offset, starts, sources, compressed))
         cpu_l.append(np.full(len(rec.ts), cpu_id, np.int64))
         bases += len(arr)
-    if not bufs or not sum(len(t) for t in ts_l):
+    if not bufs:
         raise BinaryFormatError("no events in the ring-buffer data", 0)
+    ts, off, length = np.concatenate(ts_l), np.concatenate(off_l), np.concatenate(len_l)
+    cpu, at = np.concatenate(cpu_l), np.concatenate(at_l)
     buf = np.concatenate(bufs)
-    ts, off = np.concatenate(ts_l), np.concatenate(off_l)
-    cpu = np.concatenate(cpu_l)
+    common = common_type_field(hdr)
+    if common.offset + common.size > MIN_PAYLOAD:
+        raise BinaryFormatError("event formats place common_type beyond the common fields", 0)
+    ev_id = read_int(buf, off, common, hdr.big_endian)
+    formats = parse_used(hdr, ev_id)
+    damaged = damaged_payloads(length, ev_id, list(hdr.format_texts), formats)
+    if damaged.any():  # a record that is not what it says: its page is corrupt
+        page = off // hdr.page_size  # (each CPU's pages start on a page boundary of buf)
+        pages = np.unique(page[damaged])
+        gone = np.isin(page, pages)
+        info.corrupt_pages += len(pages)
+        info.corrupt_events += int(gone.sum())
+        page_at = at[gone] if compressed else at[gone] - off[gone] % hdr.page_size
+        bad_at.append(int(page_at.min()))
+        keep = ~gone
+        ts, off, cpu, at, ev_id = ts[keep], off[keep], cpu[keep], at[keep], ev_id[keep]
+    if bad_at:
+        info.corrupt_at = locate(min(bad_at))
+    if not len(ts):
+        raise BinaryFormatError("no events in the ring-buffer data"
+                                + (f" ({info.corrupt_pages:,} corrupt page(s), first at "
+                                   f"{info.corrupt_at})" if info.corrupt_pages else ""), 0)
     # time order, lower CPU (then buffer position) first on ties: the blocks are
     # concatenated by CPU, so a stable sort on ts alone keeps that tie order, and with
     # blocks already in time order it is a merge of sorted runs
     order = np.argsort(ts, kind="stable")
-    ts, off, cpu = ts[order], off[order], cpu[order]
-    common = common_type_field(hdr)
-    ev_id = read_int(buf, off, common, hdr.big_endian)
-    table = decode(buf, off, ev_id, ts, cpu, parse_used(hdr, ev_id), hdr.comms, hdr.big_endian)
-    info.cpus_header = hdr.cpus
-    info.events = table.num_rows
-    info.max_cpu = int(cpu.max())
+    ts, off, cpu, at, ev_id = ts[order], off[order], cpu[order], at[order], ev_id[order]
+    table, wide = decode(buf, off, ev_id, ts, cpu, formats, hdr.comms, hdr.big_endian)
+    info.cpus_header = info.cpu_bound = hdr.cpus  # one buffer per CPU, numbered below it
+    table = checked(table, at, info, trust_cpus=trust_cpus, locate=locate, malformed=wide)
     if hdr.clock:
         info.extra["trace_clock"] = hdr.clock
-    first = {}
-    for c in np.unique(cpu):
-        first[int(c)] = int(ts[np.argmax(cpu == c)])
-    info.cpu_first_ts = first
     return table
+
+
+def _locate(compressed: bool) -> Callable[[int], str]:
+    if compressed:
+        return lambda where: f"offset {where} (the compressed chunk that holds it)"
+    return offset_location

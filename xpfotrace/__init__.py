@@ -131,12 +131,16 @@ __all__ = [
 ]
 
 
-def convert(input: str, output: str, fmt: str | None = None) -> TraceInfo:
-    """Convert a raw trace file to Parquet; returns what was learned about the trace."""
+def convert(input: str, output: str, fmt: str | None = None, *,
+            trust_cpus: bool = False) -> TraceInfo:
+    """Convert a raw trace file to Parquet; returns what was learned about the trace.
+
+    Events on implausible CPU numbers are set aside with a warning unless
+    ``trust_cpus`` (``converters/sanity.py``)."""
     from converters import open_trace
 
     from .parquet_io import write_events
 
-    tables, info = open_trace(input, fmt)
+    tables, info = open_trace(input, fmt, trust_cpus=trust_cpus)
     write_events(tables, lambda: info, output, [input])
     return info

@@ -14,11 +14,15 @@ import signal
 import sys
 from types import FrameType
 
+_interrupted = [False]
+
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
+    # the first signal unwinds the work; later ones are ignored (the handler stays: a
+    # handler swapped for SIG_IGN while a signal is pending makes Python print a warning)
+    if not _interrupted[0]:
+        _interrupted[0] = True
+        raise KeyboardInterrupt
 
 
 def main() -> None:

@@ -127,10 +127,11 @@ def _focus(window: str | None, only: str | None) -> tuple[Window | None, Only | 
     return (Window.parse(window) if window else None, Only.parse(only) if only else None)
 
 
-def _load(path: str, fmt: str | None, trim: bool, window: Window | None = None) -> Trace:
+def _load(path: str, fmt: str | None, trim: bool, window: Window | None = None,
+          trust_cpus: bool = False) -> Trace:
     progress, bar = _progress(path, "read", fmt)
     try:
-        tr = read_trace(path, fmt, progress=progress)
+        tr = read_trace(path, fmt, progress=progress, trust_cpus=trust_cpus)
     finally:
         if bar is not None:
             bar.close()
@@ -166,6 +167,10 @@ OnlyOpt = Annotated[str | None, typer.Option(
     "--only", help="Only these tasks' allocations make requests and count (every event "
     "still drives page state): pid=N, comm=NAME, workload (capture's process tree); "
     "comma-separated.")]
+TrustOpt = Annotated[bool, typer.Option(
+    "--trust-cpus", help="Keep events on CPU numbers that look corrupted (beyond the "
+    "header's count, or a rare CPU far above the others; 65536 and up are always set "
+    "aside).")]
 TrimOpt = Annotated[bool, typer.Option(
     "--trim-to-common-window",
     help="Start the replay at the latest first timestamp of any CPU (after an overflow).")]
@@ -202,6 +207,7 @@ def convert(
     fmt: FormatOpt = None,
     chunk_mb: Annotated[int, typer.Option(help="Bytes of text parsed at a time (MiB).",
                                           min=1)] = 16,
+    trust_cpus: TrustOpt = False,
 ) -> None:
     """Convert a raw trace into the typed Parquet event schema."""
 
@@ -209,7 +215,8 @@ def convert(
         check_output(output, [input])
         read_head(input, 1)
         progress, bar = _progress(input, "convert", fmt)
-        tables, info = open_trace(input, fmt, chunk_bytes=chunk_mb << 20, progress=progress)
+        tables, info = open_trace(input, fmt, chunk_bytes=chunk_mb << 20, progress=progress,
+                                  trust_cpus=trust_cpus)
         try:
             rows = write_events(tables, lambda: info, output, [input])
         finally:
@@ -230,6 +237,7 @@ def replay(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
+    trust_cpus: TrustOpt = False,
     window: WindowOpt = None,
     only: OnlyOpt = None,
     by: Annotated[str | None, typer.Option(
@@ -245,7 +253,7 @@ def replay(
         if by not in (None, "comm", "pid"):
             raise UsageError("--by takes 'comm' or 'pid'")
         focus, tasks = _focus(window, only)
-        tr = _load(trace, fmt, trim, focus)
+        tr = _load(trace, fmt, trim, focus, trust_cpus)
         rep = Replayer(tr, tasks)
         result = rep.run(cpus, chosen)
         attribution = {s.name: rep.requests_by(s, by).to_dicts() for s in chosen} if by else {}
@@ -308,6 +316,7 @@ def compare(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
+    trust_cpus: TrustOpt = False,
     window: WindowOpt = None,
     only: OnlyOpt = None,
 ) -> None:
@@ -318,7 +327,7 @@ def compare(
         profs = _profiles(profile, profile_file)
         base = parse_seconds(baseline_sys) if baseline_sys is not None else None
         focus, tasks = _focus(window, only)
-        tr = _load(trace, fmt, trim, focus)
+        tr = _load(trace, fmt, trim, focus, trust_cpus)
         rep = Replayer(tr, tasks)
         # large projections take seconds each: a bar on a terminal (none when piped)
         with tqdm(total=len(profs), unit="profile", desc="compare", file=sys.stderr,
@@ -359,6 +368,7 @@ def sweep(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
+    trust_cpus: TrustOpt = False,
     window: WindowOpt = None,
     only: OnlyOpt = None,
 ) -> None:
@@ -375,7 +385,7 @@ def sweep(
         if output is not None:
             check_output(output, [trace])
         focus, tasks = _focus(window, only)
-        tr = _load(trace, fmt, trim, focus)
+        tr = _load(trace, fmt, trim, focus, trust_cpus)
         with tqdm(total=total, unit="combination", desc="sweep", file=sys.stderr,
                   disable=None, leave=False) as bar:
             res = run_sweep(tr, prof, strategies=chosen, bounds=bounds, ceilings=ceilings,
@@ -403,6 +413,7 @@ def export(
         "--cpus", help="Replay on N CPUs (more than traced: projection).", min=1)] = None,
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
+    trust_cpus: TrustOpt = False,
     window: WindowOpt = None,
     only: OnlyOpt = None,
 ) -> None:
@@ -413,7 +424,7 @@ def export(
     def run() -> None:
         check_output(output, [trace])
         focus, tasks = _focus(window, only)
-        tr = _load(trace, fmt, trim, focus)
+        tr = _load(trace, fmt, trim, focus, trust_cpus)
         n = run_export(tr, output, strategy, cpus, [trace], only=tasks)
         say(f"wrote {n:,} trace events to {output}")
 
@@ -466,6 +477,7 @@ def batch(
     ] = None,
     window: WindowOpt = None,
     only: OnlyOpt = None,
+    trust_cpus: TrustOpt = False,
 ) -> None:
     """Analyze many traces into one Parquet table: a row per (trace, profile, strategy)."""
 
@@ -481,7 +493,7 @@ def batch(
                   disable=None) as bar:
             focus, tasks = _focus(window, only)
             df = run_batch(paths, profs, parse_strategies(strategies), dask=dask,
-                           window=focus, only=tasks,
+                           window=focus, only=tasks, trust_cpus=trust_cpus,
                            progress=bar.update)
         with atomic_path(output, paths) as tmp:
             df.write_parquet(tmp, compression="zstd")
@@ -517,6 +529,7 @@ def report(
         "(default: recorded by 'capture').")] = None,
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
+    trust_cpus: TrustOpt = False,
     window: WindowOpt = None,
     only: OnlyOpt = None,
 ) -> None:
@@ -531,7 +544,7 @@ def report(
         base = parse_seconds(baseline_sys) if baseline_sys is not None else None
         check_output(output, [trace])
         focus, tasks = _focus(window, only)
-        tr = _load(trace, fmt, trim, focus)
+        tr = _load(trace, fmt, trim, focus, trust_cpus)
         res = None
         if sweep:
             res = run_sweep(tr, profs[0], strategies=DEFAULT_STRATEGIES, bounds=bounds,

@@ -69,11 +69,11 @@ def exclude_output(paths: list[str], output: str) -> tuple[list[str], list[str]]
 
 def analyze(path: str, profiles: list[Profile], strategies: list[strat.Strategy],
             baseline_sys_ns: int | None = None, window: Window | None = None,
-            only: Only | None = None) -> list[dict[str, Any]]:
+            only: Only | None = None, trust_cpus: bool = False) -> list[dict[str, Any]]:
     """Rows of one trace; a bad trace gives one row with its error instead (any error:
     one trace never fails the others)."""
     try:
-        tr = read_trace(path)
+        tr = read_trace(path, trust_cpus=trust_cpus)
         if window is not None:
             tr = window.apply(tr)
         facts = {"lost_events": tr.info.lost_events,
@@ -110,6 +110,7 @@ def batch(inputs: Iterable[str], profiles: list[Profile] | None = None,
           strategies: list[strat.Strategy] | str | None = None, *,
           baseline_sys_ns: int | None = None, dask: str | None = None,
           window: Window | None = None, only: Only | None = None,
+          trust_cpus: bool = False,
           progress: Callable[[int], None] | None = None) -> pl.DataFrame:
     """One row per (trace, profile, strategy); ``dask`` is a scheduler address or 'local'.
 
@@ -125,14 +126,14 @@ def batch(inputs: Iterable[str], profiles: list[Profile] | None = None,
     rows: list[dict[str, Any]] = []
     if dask is None:
         for p in paths:
-            rows.extend(analyze(p, profs, chosen, baseline_sys_ns, window, only))
+            rows.extend(analyze(p, profs, chosen, baseline_sys_ns, window, only, trust_cpus))
             if progress is not None:
                 progress(1)
         return to_frame(rows)
     from .distributed import run_on_dask
 
     for part in run_on_dask(dask, analyze, paths, profs, chosen, baseline_sys_ns, window,
-                            only):
+                            only, trust_cpus):
         rows.extend(part)
         if progress is not None:
             progress(1)

@@ -48,3 +48,15 @@ META_SKIPPED = META_PREFIX + "skipped_lines"
 META_FIRST_TS = META_PREFIX + "cpu_first_ts"  # JSON {cpu: first ts}
 META_OUT_OF_ORDER = META_PREFIX + "out_of_order"
 META_MISSED_PAGES = META_PREFIX + "missed_pages_uncounted"  # trace.dat pages, no count
+
+# Counts of what the converters set aside or skipped (converters/sanity.py), written only
+# when nonzero
+META_CPU_OUTLIERS = META_PREFIX + "cpu_outliers"  # events set aside for their CPU number
+META_CPU_OUTLIER_CPUS = META_PREFIX + "cpu_outlier_cpus"  # JSON list of those CPUs
+META_CPU_OUTLIER_AT = META_PREFIX + "cpu_outlier_at"  # "line N" / "offset N" of the first
+META_CPUS_HEADER_IGNORED = META_PREFIX + "cpus_header_ignored"  # an impossible CPU count
+META_CORRUPT_PAGES = META_PREFIX + "corrupt_pages"  # trace.dat pages / perf.data records
+META_CORRUPT_EVENTS = META_PREFIX + "corrupt_events"  # events skipped in them
+META_CORRUPT_AT = META_PREFIX + "corrupt_at"
+META_SKIPPED_RECORDS = META_PREFIX + "skipped_records"  # binary records, malformed field
+META_SKIPPED_RECORD_AT = META_PREFIX + "skipped_record_at"

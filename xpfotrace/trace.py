@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import json
+import os
+import re
+import stat
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,39 +71,157 @@ class Trace:
 
 
 def is_parquet(path: str) -> bool:
+    # through the converters' opener: a pipe's first bytes stay readable after this
+    from converters.compression import raw_head
+
     try:
-        with open(path, "rb") as fh:
-            return fh.read(4) == b"PAR1"
+        return raw_head(path, 4) == b"PAR1"
+    except InputError:
+        return False
+
+
+def _is_stream(path: str) -> bool:
+    """A pipe, FIFO or device rather than a regular file (read once, as a stream)."""
+    from converters.compression import os_path
+
+    try:
+        return not stat.S_ISREG(os.stat(os_path(path)).st_mode)
     except OSError:
         return False
 
 
 def read_parquet(path: str) -> Trace:
-    """A Parquet file written by ``xpfotrace convert``."""
+    """A Parquet file written by ``xpfotrace convert`` (from a pipe: read whole first)."""
+    from converters.compression import read_all
+
+    data = read_all(path) if _is_stream(path) else None
+
+    def source() -> str | pa.BufferReader:
+        return path if data is None else pa.BufferReader(data)
+
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(source())
         raw = pf.metadata.metadata or {}
         missing = [c for c in ("ts", "cpu", "seq", "event") if c not in pf.schema_arrow.names]
         if missing:
             raise InputError(path, f"not an xpfotrace Parquet file (no column {missing[0]!r})")
         _check_types(path, pf.schema_arrow)
-        # the frame from Polars' own reader (no Arrow-to-Polars string conversion); the
-        # coded columns once more as dictionaries, which reads only their small pages
-        df = pl.read_parquet(path)
+        # the pages' checksums are verified by pyarrow on another thread (Polars' reader,
+        # which makes the frame, does not check them)
+        with ThreadPoolExecutor(1) as pool:
+            verified = pool.submit(_verify_checksums, source())
+            # the frame from Polars' own reader (no Arrow-to-Polars string conversion);
+            # the coded columns once more as dictionaries (only their small pages)
+            df = pl.read_parquet(path if data is None else io.BytesIO(data))
+            verified.result()
         coded = [c for c in CODED_COLUMNS if c in pf.schema_arrow.names]
-        dicts = pq.ParquetFile(path, read_dictionary=coded).read(columns=coded)
+        dicts = pq.ParquetFile(source(), read_dictionary=coded).read(columns=coded)
         codes = {name: _codes(dicts.column(name)) for name in coded}
-    except (pa.ArrowInvalid, OSError, pl.exceptions.PolarsError) as exc:
-        raise InputError(path, f"unreadable Parquet file ({exc})") from None
-    meta = {k.decode(): v.decode() for k, v in raw.items()}
-    info = TraceInfo.from_metadata(meta)
+    except (pa.ArrowException, OSError, pl.exceptions.PolarsError) as exc:
+        raise InputError(path, f"unreadable Parquet file ({_first_line(exc)})") from None
+    info = _info_from_metadata(path, raw)
+    df = _checked_values(path, df)
     missing = [f.name for f in schema.EVENT_SCHEMA if f.name not in df.columns]
     if missing:  # all null, of the schema's type (an untyped null column has no values)
-        types = pl.DataFrame(schema.EVENT_SCHEMA.empty_table()).schema
-        df = df.with_columns(pl.lit(None, dtype=types[m]).alias(m) for m in missing)
+        df = df.with_columns(pl.lit(None, dtype=_POLARS_TYPES[m]).alias(m) for m in missing)
     if info.cpus_header is None and df.height:
         info.max_cpu = int(df.select(pl.col("cpu").max()).item())
     return Trace(df=df, info=info, codes=codes)
+
+
+def _verify_checksums(source: str | pa.BufferReader) -> None:
+    """Read every page with CRC verification (pages written without a CRC pass), in
+    batches: no table is kept."""
+    pf = pq.ParquetFile(source, page_checksum_verification=True)
+    for _ in pf.iter_batches(batch_size=1 << 20):
+        pass
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+#: No kernel numbers CPUs this high (NR_CPUS is at most 8192): a larger CPU count in the
+#: metadata is corruption (the bound traceinfo uses for CPU numbers).
+_MAX_CPUS = 1 << 16
+
+#: Polars types of the event schema's columns.
+_POLARS_TYPES = pl.DataFrame(schema.EVENT_SCHEMA.empty_table()).schema
+
+_WHOLE_NUMBER_KEYS = (schema.META_LOST, schema.META_EVENTS, schema.META_SKIPPED,
+                      schema.META_OUT_OF_ORDER, schema.META_MISSED_PAGES)
+#: capture's kernel CPU time of the traced window, which ``compare`` reads (may be empty)
+_BASELINE_KEY = schema.META_PREFIX + "baseline_sys_ns"
+
+
+def _info_from_metadata(path: str, raw: dict[bytes, bytes]) -> TraceInfo:
+    """The TraceInfo of the file's key-value metadata; a malformed value of a key that
+    xpfotrace reads is an input error naming the key."""
+    try:
+        meta = {k.decode(): v.decode() for k, v in raw.items()}
+    except UnicodeDecodeError:
+        raise InputError(path, "Parquet metadata is not valid UTF-8") from None
+
+    def bad(key: str, want: str) -> InputError:
+        value = meta[key] if len(meta[key]) <= 40 else meta[key][:40] + "..."
+        return InputError(path, f"bad metadata {key}={value!r}: expected {want}")
+
+    for key in _WHOLE_NUMBER_KEYS:
+        if key in meta and not re.fullmatch(r"[0-9]+", meta[key]):
+            raise bad(key, "a whole number, not negative")
+    if meta.get(_BASELINE_KEY) and not re.fullmatch(r"[0-9]+", meta[_BASELINE_KEY]):
+        raise bad(_BASELINE_KEY, "a whole number of ns, not negative")
+    cpus = meta.get(schema.META_CPUS)
+    if cpus and not (re.fullmatch(r"[0-9]+", cpus) and 1 <= int(cpus) <= _MAX_CPUS):
+        raise bad(schema.META_CPUS, f"a CPU count from 1 to {_MAX_CPUS}")
+    if schema.META_FIRST_TS in meta:
+        try:
+            first = json.loads(meta[schema.META_FIRST_TS])
+        except ValueError:
+            first = None
+        if not (isinstance(first, dict) and all(
+                re.fullmatch(r"[0-9]+", k) and isinstance(v, int) and not isinstance(v, bool)
+                for k, v in first.items())):
+            raise bad(schema.META_FIRST_TS, 'a JSON object {"cpu": first timestamp}')
+    try:
+        return TraceInfo.from_metadata(meta)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:  # a key checked above
+        raise InputError(path, f"bad xpfotrace metadata ({_first_line(exc)})") from None
+
+
+def _checked_values(path: str, df: pl.DataFrame) -> pl.DataFrame:
+    """The frame with integer columns in the schema's types; a value the replay cannot
+    take (null ts, cpu, seq or event; a negative CPU; an integer beyond its column's
+    type) is an input error naming the column and the first row."""
+    for name in ("ts", "cpu", "seq", "event"):
+        col = df.get_column(name)
+        if col.null_count():
+            row = int(col.is_null().arg_true()[0])
+            raise InputError(path, f"column {name!r} is null in {col.null_count():,} row(s), "
+                             f"first in row {row}")
+    casts = {}
+    for name in df.columns:
+        want = _POLARS_TYPES.get(name)
+        if want is not None and want.is_integer() and df.schema[name] != want:
+            casts[name] = want
+    for name, want in casts.items():
+        col = df.get_column(name)
+        try:
+            col.cast(want, strict=True)
+        except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError):
+            raise InputError(path, f"column {name!r} has values out of range of "
+                             f"{want}") from None
+    if casts:
+        df = df.with_columns(pl.col(n).cast(t) for n, t in casts.items())
+    if df.height:
+        cpu = df.get_column("cpu")
+        if cpu.min() < 0:  # type: ignore[operator]
+            row = int((cpu < 0).arg_true()[0])
+            raise InputError(path, f"negative CPU {cpu[row]} in row {row}")
+    else:
+        raise InputError(path, "no trace events (the Parquet file has no rows)")
+    return df
 
 
 def _kind(t: pa.DataType) -> str:
@@ -133,8 +257,13 @@ def _codes(col: pa.ChunkedArray) -> Codes:
 
 
 def read_trace(path: str, fmt: str | None = None, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-               progress: ProgressFn | None = None) -> Trace:
-    """Any supported input: a converted Parquet file or a raw trace (converted in memory)."""
+               progress: ProgressFn | None = None, trust_cpus: bool = False) -> Trace:
+    """Any supported input: a converted Parquet file or a raw trace (converted in memory).
+
+    Events on implausible CPU numbers are set aside with a warning
+    (``converters/sanity.py``) unless ``trust_cpus``; a Parquet file is read as
+    converted.
+    """
     # converters import xpfotrace's core types, so import them here, not at module level
     from converters import open_trace
     from converters.compression import read_head
@@ -144,7 +273,8 @@ def read_trace(path: str, fmt: str | None = None, *, chunk_bytes: int = DEFAULT_
         return read_parquet(path)
     if fmt is None:
         read_head(path, 1)  # clear error for missing / unreadable files
-    tables, info = open_trace(path, fmt, chunk_bytes=chunk_bytes, progress=progress)
+    tables, info = open_trace(path, fmt, chunk_bytes=chunk_bytes, progress=progress,
+                              trust_cpus=trust_cpus)
     table = pa.concat_tables(list(tables))
     df = pl.from_arrow(table)
     assert isinstance(df, pl.DataFrame)
@@ -153,6 +283,6 @@ def read_trace(path: str, fmt: str | None = None, *, chunk_bytes: int = DEFAULT_
 
 def load(path: str, fmt: str | None = None) -> pl.LazyFrame:
     """The events of any supported input as a LazyFrame (Parquet is scanned lazily)."""
-    if fmt in (None, "parquet") and is_parquet(str(path)):
+    if fmt in (None, "parquet") and is_parquet(str(path)) and not _is_stream(str(path)):
         return pl.scan_parquet(str(path))
     return read_trace(path, fmt).df.lazy()

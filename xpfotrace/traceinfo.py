@@ -6,6 +6,25 @@ import json
 from dataclasses import dataclass, field
 
 from . import schema
+from .schema import (
+    META_CORRUPT_AT,
+    META_CORRUPT_EVENTS,
+    META_CORRUPT_PAGES,
+    META_CPU_OUTLIER_AT,
+    META_CPU_OUTLIER_CPUS,
+    META_CPU_OUTLIERS,
+    META_CPUS_HEADER_IGNORED,
+    META_SKIPPED_RECORD_AT,
+    META_SKIPPED_RECORDS,
+)
+
+#: No kernel numbers CPUs this high (NR_CPUS is at most 8192): a CPU number from 2^16 on
+#: is corruption, and a replay is refused on more CPUs than this.
+MAX_CPUS = 1 << 16
+
+_OWN_KEYS = (META_CPU_OUTLIERS, META_CPU_OUTLIER_CPUS, META_CPU_OUTLIER_AT,
+             META_CPUS_HEADER_IGNORED, META_CORRUPT_PAGES, META_CORRUPT_EVENTS,
+             META_CORRUPT_AT, META_SKIPPED_RECORDS, META_SKIPPED_RECORD_AT)
 
 
 @dataclass
@@ -25,6 +44,20 @@ class TraceInfo:
     out_of_order: int = 0  # events whose ts is below the previous one of the same CPU
     missed_pages_uncounted: int = 0  # trace.dat pages flagged "missed events", no count
     cut_last_line: int | None = None  # line number of a last line without its newline
+    # CPU numbers not to be trusted (converters/sanity.py): events set aside
+    cpu_outliers: int = 0  # events set aside for their CPU number
+    cpu_outlier_cpus: list[int] = field(default_factory=list)
+    cpu_outlier_at: str | None = None  # "line N" or "offset N" of the first
+    cpus_header_ignored: int | None = None  # an impossible header count (0, > MAX_CPUS)
+    cpu_bound: int | None = None  # the header bounds CPU numbers (trace.dat, perf.data)
+    # binary readers: ring-buffer pages that do not parse (trace.dat) or records that
+    # do not fit (perf.data), whose events are skipped
+    corrupt_pages: int = 0  # trace.dat pages, perf.data sample records
+    corrupt_events: int = 0  # events in them (trace.dat: estimated from the pages' sizes)
+    corrupt_at: str | None = None  # where the first one starts
+    # binary records with a field the replay cannot use (order > 20, beyond int32)
+    skipped_records: int = 0
+    skipped_record_at: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -40,6 +73,33 @@ class TraceInfo:
         if self.skipped_lines:
             out.append(f"skipped {self.skipped_lines:,} malformed or unrecognised line(s), "
                        f"first at line {self.first_skipped_line}")
+        if self.skipped_records:
+            out.append(f"skipped {self.skipped_records:,} record(s) with a malformed field "
+                       "(a page order beyond 20, a value beyond its column's type), first at "
+                       f"{self.skipped_record_at}")
+        if self.corrupt_pages:
+            what = ("damaged sample record(s) (contents that do not fit the record, an event "
+                    "ID without a format, or a time out of line with its CPU's)"
+                    if self.source_format == "perf.data" else
+                    "corrupt ring-buffer page(s) (records that do not parse to the page's "
+                    "commit size or do not fit their event format, or timestamps that run "
+                    "backwards)")
+            about = "" if self.source_format == "perf.data" else "about "
+            out.append(f"{self.corrupt_pages:,} {what}, first at {self.corrupt_at}: "
+                       f"{about}{self.corrupt_events:,} event(s) in them skipped "
+                       "(corrupt_events, not in lost_events): counters are a lower bound")
+        if self.cpus_header_ignored is not None:
+            out.append(f"the header's CPU count ({self.cpus_header_ignored:,}) is impossible: "
+                       "ignored")
+        if self.cpu_outliers:
+            cpus = ", ".join(str(c) for c in self.cpu_outlier_cpus[:5])
+            if len(self.cpu_outlier_cpus) > 5:
+                cpus += f" and {len(self.cpu_outlier_cpus) - 5:,} more"
+            out.append(f"set aside {self.cpu_outliers:,} event(s) on CPU {cpus}, first at "
+                       f"{self.cpu_outlier_at}: a CPU number beyond the trace's {self.cpus} "
+                       "CPU(s) and seen on only a handful of events, or beyond what the "
+                       "header allows, is taken as corrupted (--trust-cpus keeps them, "
+                       f"unless {MAX_CPUS} or more)")
         if self.cut_last_line is not None:
             out.append(f"the last line ({self.cut_last_line}) is cut off (no newline): ignored")
         if self.lost_events:
@@ -66,7 +126,8 @@ class TraceInfo:
         """N_trace (docs/model.md section 1): the header's count, else the highest CPU + 1.
 
         If events name a CPU beyond the header's count the header is wrong; the
-        larger value is used so that no CPU's events are dropped.
+        larger value is used so that no CPU's events are dropped. (Events on CPU numbers
+        that look corrupted are set aside before this: ``converters/sanity.py``.)
         """
         seen = self.max_cpu + 1
         if self.cpus_header is None:
@@ -89,6 +150,23 @@ class TraceInfo:
                                                  sorted(self.cpu_first_ts.items())})
         meta[schema.META_OUT_OF_ORDER] = str(self.out_of_order)
         meta[schema.META_MISSED_PAGES] = str(self.missed_pages_uncounted)
+        # counts of what was set aside or skipped, only when there was any (clean traces
+        # keep the keys they always had)
+        for key, value in ((META_CPU_OUTLIERS, self.cpu_outliers),
+                           (META_CORRUPT_PAGES, self.corrupt_pages),
+                           (META_CORRUPT_EVENTS, self.corrupt_events),
+                           (META_SKIPPED_RECORDS, self.skipped_records)):
+            if value:
+                meta[key] = str(value)
+        if self.cpu_outliers:
+            meta[META_CPU_OUTLIER_CPUS] = json.dumps(self.cpu_outlier_cpus)
+        for key, text in ((META_CPU_OUTLIER_AT, self.cpu_outlier_at),
+                          (META_CORRUPT_AT, self.corrupt_at),
+                          (META_SKIPPED_RECORD_AT, self.skipped_record_at)):
+            if text is not None:
+                meta[key] = text
+        if self.cpus_header_ignored is not None:
+            meta[META_CPUS_HEADER_IGNORED] = str(self.cpus_header_ignored)
         meta.update({schema.META_PREFIX + k: v for k, v in self.extra.items()})
         return meta
 
@@ -97,7 +175,7 @@ class TraceInfo:
         known = {schema.META_FORMAT, schema.META_SOURCE, schema.META_CPUS, schema.META_LOST,
                  schema.META_VERSION, schema.META_EVENTS, schema.META_OVERFLOW,
                  schema.META_SKIPPED, schema.META_FIRST_TS, schema.META_OUT_OF_ORDER,
-                 schema.META_MISSED_PAGES}
+                 schema.META_MISSED_PAGES, *_OWN_KEYS}
         extra = {k[len(schema.META_PREFIX):]: v for k, v in meta.items()
                  if k.startswith(schema.META_PREFIX) and k not in known}
         cpus = meta.get(schema.META_CPUS)
@@ -113,5 +191,31 @@ class TraceInfo:
                           json.loads(meta.get(schema.META_FIRST_TS, "{}")).items()},
             out_of_order=int(meta.get(schema.META_OUT_OF_ORDER, "0")),
             missed_pages_uncounted=int(meta.get(schema.META_MISSED_PAGES, "0")),
+            cpu_outliers=_count(meta, META_CPU_OUTLIERS) or 0,
+            cpu_outlier_cpus=_cpu_list(meta.get(META_CPU_OUTLIER_CPUS, "[]")),
+            cpu_outlier_at=meta.get(META_CPU_OUTLIER_AT),
+            cpus_header_ignored=_count(meta, META_CPUS_HEADER_IGNORED),
+            corrupt_pages=_count(meta, META_CORRUPT_PAGES) or 0,
+            corrupt_events=_count(meta, META_CORRUPT_EVENTS) or 0,
+            corrupt_at=meta.get(META_CORRUPT_AT),
+            skipped_records=_count(meta, META_SKIPPED_RECORDS) or 0,
+            skipped_record_at=meta.get(META_SKIPPED_RECORD_AT),
             extra=extra,
         )
+
+
+def _count(meta: dict[str, str], key: str) -> int | None:
+    """An integer value of ``meta`` (None when absent or not an integer: these counts
+    only feed warnings)."""
+    try:
+        return int(meta[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def _cpu_list(text: str) -> list[int]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return []
+    return [c for c in value if isinstance(c, int)] if isinstance(value, list) else []

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import UsageError
+from ..traceinfo import MAX_CPUS
 
 I64 = npt.NDArray[np.int64]
 
@@ -30,6 +31,8 @@ class Projection:
     duration_ns: int
 
     def __post_init__(self) -> None:
+        if self.n > MAX_CPUS:
+            raise UsageError(f"cannot replay on {self.n:,} CPUs (at most {MAX_CPUS:,})")
         if self.n < self.n_trace:
             raise UsageError(f"cannot replay on {self.n} CPUs: the trace has {self.n_trace} "
                              "(projection only goes to more CPUs)")
