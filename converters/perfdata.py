@@ -212,8 +212,9 @@ def _convert(data: bytes, info: TraceInfo, trust_cpus: bool = False) -> pa.Table
     # (side-band records too short for their fields are damaged: passed over)
     lost = pos[(rtype == REC_LOST) & (rsize >= 24)]
     if len(lost):
-        info.lost_events += int(d[(lost + 16)[:, None] + np.arange(8)].copy()
-                                .view("<u8").astype(np.int64).sum())
+        # u64 counts summed exactly (numpy's int64 sum would wrap)
+        counts = d[(lost + 16)[:, None] + np.arange(8)].copy().view("<u8").ravel()
+        info.add_lost(sum(int(x) for x in counts.tolist()))
     # samples: fixed layout given sample_type
     smp = pos[rtype == REC_SAMPLE]
     o = smp + 8

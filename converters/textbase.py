@@ -92,6 +92,11 @@ def cut_suffix(text: pl.Expr, suffix: pl.Expr) -> pl.Expr:
         text.str.head(text.str.len_chars() - suffix.str.len_chars()))
 
 
+#: The longest text line read (a trace line is under 1 KiB; kernel's trace_seq pages are 4 KiB
+#: at most): a longer one is an error, before it can take the memory of a whole file.
+MAX_LINE = 16 << 20
+
+
 def iter_line_chunks(reader: CountingReader, chunk_bytes: int,
                      on_cut: Callable[[], None] | None = None, *, ring: int = 3,
                      ) -> Iterator[memoryview]:
@@ -125,6 +130,10 @@ def iter_line_chunks(reader: CountingReader, chunk_bytes: int,
         end = len(pending) + got
         cut = buf.rfind(b"\n", 0, end)
         pending = bytes(view[cut + 1:end])  # all of it when no newline came (a long line)
+        if len(pending) > MAX_LINE:  # no trace has such lines: a bomb or not text at all
+            start = reader.decompressed - len(pending)
+            raise InputError(reader.path, f"a line of more than {MAX_LINE >> 20} MiB (from "
+                             f"byte {start:,} of the text): not a trace")
         if cut < 0:
             continue
         yield view[:cut]
@@ -432,11 +441,12 @@ def _account_non_events(other: pl.DataFrame, info: TraceInfo) -> None:
     if not other.height:
         return
     line = pl.col("line")
-    lost = other.select(
-        _int(line.str.extract(_LOST, 1), pl.Int64).sum().alias("a"),
-        _int(line.str.extract(_DROPPED, 1), pl.Int64).sum().alias("b"),
-    ).row(0)
-    info.lost_events += int(lost[0] or 0) + int(lost[1] or 0)
+    # the (few) markers' counts as text, summed exactly in Python: a count beyond 64 bits
+    # or a sum of large ones must not wrap (TraceInfo saturates it, with a warning)
+    counts = other.select(pl.concat_list(line.str.extract(_LOST, 1),
+                                         line.str.extract(_DROPPED, 1)).alias("n")
+                          ).explode("n").drop_nulls()
+    info.add_lost(sum(int(x) for x in counts["n"].to_list()))
     if info.overflow is None and other.select(
             line.str.contains(r"^##### CPU \d+ buffer started").any()).item():
         info.overflow = "unknown"

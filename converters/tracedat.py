@@ -319,7 +319,7 @@ def _convert(data: bytes, info: TraceInfo, trust_cpus: bool = False) -> pa.Table
         arr = np.frombuffer(raw, dtype=np.uint8)
         arr = arr[:len(arr) - len(arr) % hdr.page_size]
         rec = decode_pages(arr, hdr.page_size, hdr.commit_size)
-        info.lost_events += rec.lost
+        info.add_lost(int(rec.lost))
         info.missed_pages_uncounted += rec.lost_unknown
         if len(rec.bad_pages):
             info.corrupt_pages += len(rec.bad_pages)

@@ -313,11 +313,12 @@ def capture(output: str, *, command: list[str] | None = None, seconds: float | N
         with _workload(command) as proc:
             if warmup > 0:
                 time.sleep(warmup)
-            # the workload's tasks alive now (forked during the warm-up); the trace's fork
-            # events add the rest
-            roots = _session_tasks(proc.pid) | {proc.pid} if proc is not None else set()
             before, t_start = CpuTimes.read(), time.monotonic_ns()
             inst.write("tracing_on", "1")
+            # the workload's tasks alive once tracing runs (forked during the warm-up); the
+            # trace's fork events add the rest (scanned after tracing starts: a short
+            # command must not finish before it)
+            roots = _session_tasks(proc.pid) | {proc.pid} if proc is not None else set()
             deadline = None if seconds is None else time.monotonic() + seconds
             while True:
                 if proc is not None and proc.poll() is not None:

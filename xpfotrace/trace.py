@@ -8,7 +8,6 @@ import os
 import re
 import stat
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -106,19 +105,22 @@ def read_parquet(path: str) -> Trace:
         if missing:
             raise InputError(path, f"not an xpfotrace Parquet file (no column {missing[0]!r})")
         _check_types(path, pf.schema_arrow)
-        # the pages' checksums are verified by pyarrow on another thread (Polars' reader,
-        # which makes the frame, does not check them)
-        with ThreadPoolExecutor(1) as pool:
-            verified = pool.submit(_verify_checksums, source())
-            # the frame from Polars' own reader (no Arrow-to-Polars string conversion);
-            # the coded columns once more as dictionaries (only their small pages)
-            df = pl.read_parquet(path if data is None else io.BytesIO(data))
-            verified.result()
+        # the pages' checksums are verified by pyarrow first: Polars' reader, which makes
+        # the frame, checks none, and can panic on a damaged page
+        _verify_checksums(source())
+        # the frame from Polars' own reader (no Arrow-to-Polars string conversion); the
+        # coded columns once more as dictionaries (only their small pages)
+        df = pl.read_parquet(path if data is None else io.BytesIO(data))
         coded = [c for c in CODED_COLUMNS if c in pf.schema_arrow.names]
         dicts = pq.ParquetFile(source(), read_dictionary=coded).read(columns=coded)
         codes = {name: _codes(dicts.column(name)) for name in coded}
     except (pa.ArrowException, OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(path, f"unreadable Parquet file ({_first_line(exc)})") from None
+    except BaseException as exc:  # a Rust panic in Polars' reader (a PanicException, which
+        if type(exc).__name__ != "PanicException":  # is no Exception) on damaged data
+            raise
+        raise InputError(path, "unreadable Parquet file (its reader failed on damaged "
+                         "data)") from None
     info = _info_from_metadata(path, raw)
     df = _checked_values(path, df)
     missing = [f.name for f in schema.EVENT_SCHEMA if f.name not in df.columns]

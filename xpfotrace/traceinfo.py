@@ -27,6 +27,10 @@ _OWN_KEYS = (META_CPU_OUTLIERS, META_CPU_OUTLIER_CPUS, META_CPU_OUTLIER_AT,
              META_CORRUPT_AT, META_SKIPPED_RECORDS, META_SKIPPED_RECORD_AT)
 
 
+#: The largest lost-event count kept (int64): beyond, it saturates with a warning.
+LOST_MAX = (1 << 63) - 1
+
+
 @dataclass
 class TraceInfo:
     """What a converter learned about its input besides the events themselves."""
@@ -44,6 +48,7 @@ class TraceInfo:
     out_of_order: int = 0  # events whose ts is below the previous one of the same CPU
     missed_pages_uncounted: int = 0  # trace.dat pages flagged "missed events", no count
     cut_last_line: int | None = None  # line number of a last line without its newline
+    lost_saturated: bool = False  # the lost-event counts summed beyond LOST_MAX
     # CPU numbers not to be trusted (converters/sanity.py): events set aside
     cpu_outliers: int = 0  # events set aside for their CPU number
     cpu_outlier_cpus: list[int] = field(default_factory=list)
@@ -59,6 +64,15 @@ class TraceInfo:
     skipped_records: int = 0
     skipped_record_at: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+    def add_lost(self, n: int) -> None:
+        """Add ``n`` lost events exactly; the total saturates at 2^63 - 1 (what an int64
+        column and most JSON readers hold), with a warning, instead of wrapping."""
+        total = self.lost_events + n
+        if total > LOST_MAX:
+            self.lost_saturated = True
+            total = LOST_MAX
+        self.lost_events = total
 
     @property
     def skew_ns(self) -> int:
@@ -105,6 +119,9 @@ class TraceInfo:
         if self.lost_events:
             out.append(f"the trace reports {self.lost_events:,} lost events: counters are "
                        "a lower bound")
+        if self.lost_saturated:
+            out.append("the lost-event counts add up to more than 2^63 - 1: lost_events is "
+                       "that maximum (saturated), the trace's markers are corrupt or absurd")
         if self.missed_pages_uncounted:
             out.append(f"{self.missed_pages_uncounted:,} ring-buffer page(s) report missed "
                        "events without a count (not in lost_events): counters are a lower "
