@@ -117,3 +117,17 @@ def test_quiet_verbose_and_profile_names_in_help(tmp_path: Path) -> None:
     assert "genoa-9654-2s" in helptext and "deferred+batch+lazy" in helptext
     err = runner.invoke(app, ["-q", "replay", str(tmp_path / "missing.txt")])
     assert err.exit_code == 1 and "missing.txt" in err.stderr  # errors are never quiet
+
+
+def test_tables_fit_the_width_without_breaking_numbers() -> None:
+    from xpfotrace.report import table
+
+    rows = [["strategy", "requests", "remote full flushes", "win p99 (ms)"],
+            ["deferred+batch@bound=100us@ceiling=16", "1,234,567", "5", "0.100"]]
+    narrow = table(rows, width=75).splitlines()
+    assert max(len(line) for line in narrow) <= 75 and len(narrow) > 3  # headers wrapped
+    assert any("1,234,567" in line for line in narrow)  # the number whole
+    wide = table(rows).splitlines()  # not a terminal: one row per line, nothing wrapped
+    assert len(wide) == 3 and "remote full flushes" in wide[0]
+    res = runner.invoke(app, ["replay", str(SAMPLE), "-s", "sync"])
+    assert "full req = requests flushed whole" in res.stdout and "win p99 (ms)" in res.stdout

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import os
+import sys
 from typing import Any
 
 from .comparison import Comparison
@@ -12,10 +15,10 @@ from .strategies import DISPLAY_ORDER
 
 _COLUMNS: tuple[tuple[str, str], ...] = (
     ("requests", "requests"),
-    ("alloc_requests", "alloc"),
-    ("kunmap_requests", "kunmap"),
-    ("refill_requests", "refill"),
-    ("full_requests", "full"),
+    ("alloc_requests", "alloc req"),
+    ("kunmap_requests", "kunmap req"),
+    ("refill_requests", "refill req"),
+    ("full_requests", "full req"),
     ("local_invlpg_pages", "local pg"),
     ("ipis", "IPIs"),
     ("remote_invlpg_pages", "remote pg"),
@@ -23,10 +26,20 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
     ("bounded_flushes", "bounded"),
     ("unmaps", "unmaps"),
     ("remaps", "remaps"),
-    ("pte_writes", "pte writes"),
-    ("window_p50_ns", "win p50 ms"),
-    ("window_p99_ns", "win p99 ms"),
-    ("window_max_ns", "win max ms"),
+    ("pte_writes", "PTE writes"),
+    ("window_p50_ns", "win p50 (ms)"),
+    ("window_p99_ns", "win p99 (ms)"),
+    ("window_max_ns", "win max (ms)"),
+)
+#: what the replay table's columns mean (printed under it)
+LEGEND = (
+    "counts: req = flush requests by origin (a user allocation; the kmap/kunmap of a "
+    "zero-filled page; a per-CPU list refill); full req = requests flushed whole (more pages "
+    "than the ceiling, or a refill); local pg = single-page invalidations on the requesting "
+    "CPU; IPIs and remote pg = what sync sends to and invalidates on the other CPUs; remote "
+    "full = full flushes on other CPUs (deferred: at their next switch to a user task, or "
+    "bounded); bounded = flushes forced by a bound; PTE writes = direct-map entries changed. "
+    "win = exposure window, request to flush on another CPU (ms)."
 )
 
 
@@ -38,16 +51,43 @@ def _cell(key: str, value: int | None) -> str:
     return f"{value:,}"
 
 
-def table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, r in enumerate(rows):
-        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:],
-                                                                        strict=True)]
-        lines.append("  ".join(cells).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+def _width() -> int | None:
+    """The terminal's width when stdout is one (tables then fit it), else None (no limit:
+    a pipe or a file gets every table unwrapped, one row per line)."""
+    try:
+        if sys.stdout.isatty():
+            return os.get_terminal_size(sys.stdout.fileno()).columns
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def table(rows: list[list[str]], width: int | None = None) -> str:
+    """A table drawn by rich: the first row is the header, the first column left-aligned
+    and the others (numbers) right-aligned. In a terminal it fits the width (long headers
+    wrap); elsewhere nothing wraps."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    width = width or _width()
+    # a cell never breaks (a number split over lines misleads) and a header only at its
+    # spaces: each column is at least its widest cell and its longest header word; a
+    # table that cannot fit so is printed whole, for the terminal to wrap its lines
+    least = [max([len(r[i]) for r in rows[1:]] + [len(w) for w in rows[0][i].split()]
+                 + [1]) for i in range(len(rows[0]))]
+    if width is not None and sum(least) + 3 * (len(least) - 1) > width:
+        width = None
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for i, head in enumerate(rows[0]):
+        t.add_column(head, justify="left" if i == 0 else "right",
+                     no_wrap=width is None or i == 0, overflow="fold", min_width=least[i])
+    for r in rows[1:]:
+        t.add_row(*r)
+    out = io.StringIO()
+    Console(file=out, width=width or 100_000, color_system=None, force_terminal=False,
+            highlight=False, emoji=False, markup=False).print(t)
+    return "\n".join(line.rstrip() for line in out.getvalue().rstrip("\n").splitlines())
 
 
 def render(result: ReplayResult) -> str:
@@ -74,7 +114,7 @@ def render(result: ReplayResult) -> str:
     for name in order:
         c = result.strategies[name]
         rows.append([name, *[_cell(k, c.get(k)) for k, _ in _COLUMNS]])
-    return "\n".join([head, observed, check, proj, "", table(rows)])
+    return "\n".join([head, observed, check, proj, "", table(rows), "", LEGEND])
 
 
 def render_per_cpu(name: str, rows: list[dict[str, int]]) -> str:
