@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -64,7 +65,7 @@ def test_real_capture_metadata_and_restored_state(tmp_path: Path) -> None:
     assert total <= (window + 50_000_000) * os.cpu_count()  # /proc/stat ticks are coarse
     assert int(meta["xpfotrace.baseline_sys_ns"]) == sum(
         int(meta[f"xpfotrace.{k}_ns"]) for k in ("system", "irq", "softirq"))
-    overruns = dict(item.split(":") for item in meta["xpfotrace.overrun_per_cpu"].split(","))
+    overruns = json.loads(meta["xpfotrace.overrun_per_cpu"])
     assert sorted(int(c) for c in overruns) == list(range(os.cpu_count() or 1))
     assert all(int(n) >= 0 for n in overruns.values())
     tr = read_trace(str(out))

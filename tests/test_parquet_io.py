@@ -113,3 +113,17 @@ def test_page_checksums_catch_a_flipped_byte(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["replay", str(bad)])
     assert res.exit_code == 1, res.output
     assert "bad.parquet" in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_metadata_in_the_schema_as_well_as_the_footer(tmp_path: Path) -> None:
+    """pq.read_table(f).schema.metadata shows what pq.read_metadata(f) does."""
+    from xpfotrace import convert
+
+    src = Path(__file__).parent.parent / "sample_traces" / "hackbench-1s.ftrace.txt.zst"
+    out = tmp_path / "t.parquet"
+    convert(str(src), str(out))
+    footer = {k: v for k, v in pq.read_metadata(out).metadata.items()
+              if k != b"ARROW:schema"}
+    schema_meta = pq.read_table(out).schema.metadata
+    assert schema_meta == footer and schema_meta[b"xpfotrace.cpus"] == b"2"
+    assert pl.read_parquet(out).height == pq.read_table(out).num_rows

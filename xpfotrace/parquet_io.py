@@ -6,6 +6,7 @@ a temporary name in the target directory, then an atomic rename).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -69,7 +70,13 @@ def write_events(tables: Iterable[pa.Table], info: Callable[[], TraceInfo], out:
             if writing is not None:
                 writing.result()
                 writing = None
-            writer.add_key_value_metadata(info().to_metadata())
+            meta = info().to_metadata()
+            # the footer's key-value metadata, and the same in the Arrow schema it stores
+            # (written when the writer opened, before the metadata was known): readers that
+            # show the schema's metadata (pq.read_table(f).schema.metadata) see it too
+            final = schema.EVENT_SCHEMA.with_metadata(meta)
+            writer.add_key_value_metadata({**meta, "ARROW:schema": base64.b64encode(
+                final.serialize().to_pybytes()).decode("ascii")})
         finally:
             if writing is not None:  # an error on the way: let the write end first
                 writing.exception()
