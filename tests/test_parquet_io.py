@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -24,7 +25,18 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_schema_and_metadata(converted: Path) -> None:
     pf = pq.ParquetFile(converted)
-    assert pf.schema_arrow.remove_metadata() == EVENT_SCHEMA.remove_metadata()
+    # the event schema, with the names other readers get as dictionaries (Categorical)
+    from xpfotrace.parquet_io import DICTIONARY_COLUMNS
+
+    got = pf.schema_arrow.remove_metadata()
+    for f in EVENT_SCHEMA:
+        t = got.field(f.name).type
+        if f.name in DICTIONARY_COLUMNS:
+            assert pa.types.is_dictionary(t) and t.value_type == f.type
+        else:
+            assert t == f.type
+    assert got.names == EVENT_SCHEMA.names
+    assert pl.read_parquet(converted).schema["event"] == pl.Categorical
     meta = {k.decode(): v.decode() for k, v in pf.metadata.metadata.items()}
     assert meta["xpfotrace.source_format"] == "tracefs"
     assert meta["xpfotrace.cpus"] == "2"

@@ -22,6 +22,19 @@ __all__ = ["ROW_GROUP_ROWS", "atomic_path", "write_events"]
 ROW_GROUP_ROWS = 1 << 20
 
 
+#: Columns other readers get dictionary-encoded (Polars: Categorical): few distinct names.
+DICTIONARY_COLUMNS: tuple[str, ...] = ("event", "comm")
+
+
+def _as_read(sch: pa.Schema) -> pa.Schema:
+    """The Arrow schema stored for readers: the names in DICTIONARY_COLUMNS as
+    dictionaries (their Parquet pages are dictionary-encoded already)."""
+    for name in DICTIONARY_COLUMNS:
+        i = sch.get_field_index(name)
+        sch = sch.set(i, sch.field(i).with_type(pa.dictionary(pa.int32(), pa.string())))
+    return sch
+
+
 def write_events(tables: Iterable[pa.Table], info: Callable[[], TraceInfo], out: str,
                  inputs: Iterable[str] = ()) -> int:
     """Write event tables to ``out``; ``info()`` is read after the last table. Returns rows.
@@ -74,7 +87,7 @@ def write_events(tables: Iterable[pa.Table], info: Callable[[], TraceInfo], out:
             # the footer's key-value metadata, and the same in the Arrow schema it stores
             # (written when the writer opened, before the metadata was known): readers that
             # show the schema's metadata (pq.read_table(f).schema.metadata) see it too
-            final = schema.EVENT_SCHEMA.with_metadata(meta)
+            final = _as_read(schema.EVENT_SCHEMA).with_metadata(meta)
             writer.add_key_value_metadata({**meta, "ARROW:schema": base64.b64encode(
                 final.serialize().to_pybytes()).decode("ascii")})
         finally:

@@ -111,6 +111,10 @@ def read_parquet(path: str) -> Trace:
         # the frame from Polars' own reader (no Arrow-to-Polars string conversion); the
         # coded columns once more as dictionaries (only their small pages)
         df = pl.read_parquet(path if data is None else io.BytesIO(data))
+        # columns stored as dictionaries for other readers (Categorical) are strings here
+        cats = [n for n, t in df.schema.items() if isinstance(t, pl.Categorical | pl.Enum)]
+        if cats:
+            df = df.with_columns(pl.col(c).cast(pl.String) for c in cats)
         coded = [c for c in CODED_COLUMNS if c in pf.schema_arrow.names]
         dicts = pq.ParquetFile(source(), read_dictionary=coded).read(columns=coded)
         codes = {name: _codes(dicts.column(name)) for name in coded}
