@@ -302,7 +302,8 @@ def build(trace: Trace, profiles: list[Profile], title: str, top: int = 15,
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}img{{max-width:100%}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 8px}}
-table.head th{{text-align:left;background:#f4f4f4}}</style>
+table.head th{{text-align:left;background:#f4f4f4}}
+td{{text-align:right}}td:first-child,table.head td{{text-align:left}}</style>
 </head><body><h1>xpfotrace: {html.escape(title)}</h1>{_header(trace, command)}
 <p>{f['events']:,} events on {f['cpus']} CPUs over {f['duration_ns'] / 1e9:.3f} s;
 lost events: {f['lost_events']:,}.</p>{body}{table}</body></html>
