@@ -131,3 +131,20 @@ def test_tables_fit_the_width_without_breaking_numbers() -> None:
     assert len(wide) == 3 and "remote full flushes" in wide[0]
     res = runner.invoke(app, ["replay", str(SAMPLE), "-s", "sync"])
     assert "full req = requests flushed whole" in res.stdout and "win p99 (ms)" in res.stdout
+
+
+def test_help_loads_no_heavy_module() -> None:
+    """--help and --version start without Polars, pyarrow, NumPy or the converters."""
+    import subprocess
+    import sys
+
+    code = ("import sys, xpfotrace.cli; print(sorted(m for m in ('polars', 'pyarrow', "
+            "'numpy', 'converters') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
+    from converters import FORMAT_NAMES
+
+    from xpfotrace import cli
+
+    assert tuple(FORMAT_NAMES) == cli.FORMAT_NAMES

@@ -2,42 +2,87 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
-import polars as pl
 import typer
-from tqdm import tqdm
-
-from converters import FORMAT_NAMES, open_trace, will_compile_parser
-from converters.compression import read_head
 
 from . import __version__
-from .capture import capture as do_capture
-from .comparison import compare as run_compare
-from .comparison import parse_seconds
-from .engine.replay import Replayer
 from .errors import UsageError, XpfoError
-from .export import export as run_export
-from .fleet import batch as run_batch
-from .fleet import exclude_output, expand_inputs
-from .focus import Only, Window
-from .frontier import DEFAULT_STRATEGIES, combinations, parse_bounds, parse_ceilings
-from .frontier import sweep as run_sweep
-from .hardware import Profile, all_profiles, find_profiles, load_profile_file
-from .htmlreport import STEPS
-from .htmlreport import write as write_report
-from .output import atomic_path
-from .output import check as check_output
-from .parquet_io import write_events
-from .report import render, render_comparison, render_per_cpu, render_profiles, render_sweep
-from .strategies import parse as parse_strategies
-from .trace import Trace, read_trace
-from .traceinfo import TraceInfo
+
+if TYPE_CHECKING:  # loaded by _heavy() when a command runs: --help needs none of them
+    import polars as pl
+    from tqdm import tqdm
+
+    from converters import open_trace, will_compile_parser
+    from converters.compression import read_head
+
+    from .capture import capture as do_capture
+    from .comparison import compare as run_compare
+    from .comparison import parse_seconds
+    from .engine.replay import Replayer
+    from .export import export as run_export
+    from .fleet import batch as run_batch
+    from .fleet import exclude_output, expand_inputs
+    from .focus import Only, Window
+    from .frontier import DEFAULT_STRATEGIES, combinations, parse_bounds, parse_ceilings
+    from .frontier import sweep as run_sweep
+    from .hardware import Profile, all_profiles, find_profiles, load_profile_file
+    from .htmlreport import STEPS
+    from .htmlreport import write as write_report
+    from .output import atomic_path
+    from .output import check as check_output
+    from .parquet_io import write_events
+    from .report import render, render_comparison, render_per_cpu, render_profiles, render_sweep
+    from .strategies import parse as parse_strategies
+    from .trace import Trace, read_trace
+    from .traceinfo import TraceInfo
+
+#: (module, attribute, the name this module uses) of everything a command may need
+_HEAVY: tuple[tuple[str, str, str], ...] = (
+    ("polars", "", "pl"), ("tqdm", "tqdm", "tqdm"),
+    ("converters", "open_trace", "open_trace"),
+    ("converters", "will_compile_parser", "will_compile_parser"),
+    ("converters.compression", "read_head", "read_head"),
+    (".capture", "capture", "do_capture"), (".comparison", "compare", "run_compare"),
+    (".comparison", "parse_seconds", "parse_seconds"), (".engine.replay", "Replayer", "Replayer"),
+    (".export", "export", "run_export"), (".fleet", "batch", "run_batch"),
+    (".fleet", "exclude_output", "exclude_output"), (".fleet", "expand_inputs", "expand_inputs"),
+    (".focus", "Only", "Only"), (".focus", "Window", "Window"),
+    (".frontier", "DEFAULT_STRATEGIES", "DEFAULT_STRATEGIES"),
+    (".frontier", "combinations", "combinations"), (".frontier", "parse_bounds", "parse_bounds"),
+    (".frontier", "parse_ceilings", "parse_ceilings"), (".frontier", "sweep", "run_sweep"),
+    (".hardware", "all_profiles", "all_profiles"), (".hardware", "find_profiles", "find_profiles"),
+    (".hardware", "load_profile_file", "load_profile_file"),
+    (".htmlreport", "STEPS", "STEPS"), (".htmlreport", "write", "write_report"),
+    (".output", "atomic_path", "atomic_path"), (".output", "check", "check_output"),
+    (".parquet_io", "write_events", "write_events"), (".report", "render", "render"),
+    (".report", "render_comparison", "render_comparison"),
+    (".report", "render_per_cpu", "render_per_cpu"),
+    (".report", "render_profiles", "render_profiles"), (".report", "render_sweep", "render_sweep"),
+    (".strategies", "parse", "parse_strategies"), (".trace", "read_trace", "read_trace"),
+)
+
+
+def _heavy() -> None:
+    """Import what the commands use (Polars, the engine, the converters) into this
+    module's namespace, once: ``xpfotrace --help`` and ``--version`` never pay for it."""
+    if "read_trace" in globals():
+        return
+    space: dict[str, Any] = globals()
+    for module, attr, name in _HEAVY:
+        mod = importlib.import_module(module, __package__)
+        space[name] = getattr(mod, attr) if attr else mod
+
+
+#: the input formats, for --help (converters.FORMAT_NAMES, without importing them)
+FORMAT_NAMES: tuple[str, ...] = ("tracefs", "trace-cmd", "perf-script", "trace.dat",
+                                 "perf.data")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="What would XPFO's page-ownership TLB flushing cost on this workload?")
@@ -74,6 +119,7 @@ def interrupted() -> NoReturn:
 def _guard(fn: Callable[[], T]) -> T:
     """Run fn; on a known error print one line and exit with its code."""
     try:
+        _heavy()
         return fn()
     except XpfoError as exc:
         if _state["debug"]:
