@@ -144,7 +144,6 @@ def test_help_loads_no_heavy_module() -> None:
                          check=True).stdout.strip()
     assert out == "[]"
     from converters import FORMAT_NAMES
-
     from xpfotrace import cli
 
     assert tuple(FORMAT_NAMES) == cli.FORMAT_NAMES
