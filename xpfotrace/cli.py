@@ -605,10 +605,3 @@ def report(
         say(f"wrote {output}")
 
     _guard(run)
-
-
-def entry() -> None:
-    """Console-script entry point (kept for scripts that name it): see ``_entry``."""
-    from ._entry import main as run
-
-    run()
