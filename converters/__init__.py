@@ -11,14 +11,15 @@ import re
 from collections.abc import Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from xpfotrace.errors import InputError
+from xpfotrace.errors import InputError, UsageError
 from xpfotrace.trace import DEFAULT_CHUNK_BYTES, ProgressFn
 from xpfotrace.traceinfo import TraceInfo
 
 from . import perf_script, perfdata, textfast, tracecmd_text, tracedat, tracefs_text
 from .compression import CountingReader, read_head
-from .textbase import TextFormat, read_text
+from .textbase import PAGE_ALLOCATION_EVENTS, TextFormat, no_page_events, read_text
 
 TEXT_FORMATS: dict[str, TextFormat] = {
     "tracefs": tracefs_text.FORMAT,
@@ -60,7 +61,7 @@ def detect_format(path: str) -> str:
         return "parquet"
     if head.startswith(tracedat.MAGIC):
         return "trace.dat"
-    if head.startswith(perfdata.MAGIC):
+    if head.startswith(perfdata.MAGICS):
         return "perf.data"
     text = head.decode("utf-8", errors="replace")
     lines = text.splitlines()[:-1] or text.splitlines()
@@ -72,6 +73,11 @@ def detect_format(path: str) -> str:
     scores = {name: sum(1 for ln in lines[:2000] if re.match(f.line_regex, ln))
               for name, f in TEXT_FORMATS.items() if name != "trace-cmd"}
     best = max(scores, key=lambda k: scores[k])
+    if scores[best] == 0:  # lines of other events only (cpu-clock samples, syscalls)
+        scores = {name: sum(1 for ln in lines[:2000] if re.match(f.other_line_regex, ln))
+                  for name, f in TEXT_FORMATS.items()
+                  if name != "trace-cmd" and f.other_line_regex is not None}
+        best = max(scores, key=lambda k: scores[k])
     if scores[best] == 0:
         # a corrupted line in a text trace is not a binary file: judge only now
         if _looks_binary(head):
@@ -82,21 +88,44 @@ def detect_format(path: str) -> str:
 
 
 def open_trace(path: str, fmt: str | None = None, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-               progress: ProgressFn | None = None,
-               trust_cpus: bool = False) -> tuple[Iterator[pa.Table], TraceInfo]:
+               progress: ProgressFn | None = None, trust_cpus: bool = False,
+               buffer: str | None = None) -> tuple[Iterator[pa.Table], TraceInfo]:
     """Tables of events of a raw trace, and the TraceInfo completed once they are consumed.
 
     Events on implausible CPU numbers are set aside with a warning
     (:mod:`converters.sanity`); ``trust_cpus`` keeps them (all but numbers of 2^16 and up).
+    ``buffer`` chooses the trace buffer (tracefs instance) of a trace.dat file that holds
+    several (``"top"``: the top level); other formats have one and refuse the choice.
+    A trace without page-allocation events is an input error once its tables are read.
     """
     name = fmt or detect_format(path)
+    if buffer is not None and name != "trace.dat":
+        raise UsageError(f"{path}: a {name} file has a single trace buffer: --buffer "
+                         "chooses among the buffers of a trace.dat file")
     if name == "trace.dat":
-        return tracedat.read_tracedat(path, trust_cpus=trust_cpus)
+        return tracedat.read_tracedat(path, trust_cpus=trust_cpus, buffer=buffer)
     if name == "perf.data":
-        return perfdata.read_perfdata(path, trust_cpus=trust_cpus)
+        tables, info = perfdata.read_perfdata(path, trust_cpus=trust_cpus)
+        return _require_page_events(path, tables, info), info
     if name not in TEXT_FORMATS:
         raise InputError(path, f"cannot convert format {name!r} "
                          f"(known: {', '.join(FORMAT_NAMES)})")
     info = TraceInfo()
     return read_text(path, TEXT_FORMATS[name], chunk_bytes=chunk_bytes, progress=progress,
                      info=info, trust_cpus=trust_cpus), info
+
+
+def _require_page_events(path: str, tables: Iterator[pa.Table],
+                         info: TraceInfo) -> Iterator[pa.Table]:
+    """``tables``, then an input error if none held a page-allocation event (the text
+    and trace.dat readers check this themselves)."""
+    found = False
+    wanted = pa.array(PAGE_ALLOCATION_EVENTS, pa.string())
+    rows = 0
+    for table in tables:
+        rows += table.num_rows
+        if not found and table.num_rows:
+            found = pc.any(pc.is_in(table.column("event"), value_set=wanted)).as_py() is True
+        yield table
+    if not found and rows:
+        raise no_page_events(path, rows)

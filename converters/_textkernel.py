@@ -197,6 +197,23 @@ I64_TS, I64_PFN, I64_TLB_PAGES = 0, 1, 2
 (I32_LN, I32_CPU, I32_PID, I32_ORDER, I32_MIG, I32_REFILL, I32_PREV_PID, I32_NEXT_PID,
  I32_TLB_REASON) = range(9)
 OK_PFN, OK_ORDER, OK_MIG, OK_REFILL, OK_TLB_PAGES = range(5)
+#: perf's event modifier letters (converters/perf_script.py MODIFIERS)
+_MODIFIERS = np.frombuffer(b"ukhIGHpPSDWebR", dtype=np.uint8).copy()
+
+
+@njit(cache=True)
+def _modifiers_only(buf, s, e):
+    """buf[s:e] is made of perf's modifier letters only (e > s)."""
+    for p in range(s, e):
+        found = False
+        for m in _MODIFIERS:
+            if buf[p] == m:
+                found = True
+        if not found:
+            return False
+    return True
+
+
 # string spans: rows 0-4 starts (-1: null), 5-9 ends
 S_COMM, S_EVENT, S_GFP, S_PREV_COMM, S_NEXT_COMM = range(5)
 
@@ -271,7 +288,10 @@ def scan(mode, buf, starts, ends, clean, i64, pfn_out, i32, oks, ev, spans):
                     if t2e < n2 < le:
                         ws = n2
                 c1 = _word_colon(buf, ws, le)
-                if c1 >= 0 and _word_colon(buf, c1 + 1, le) >= 0:
+                c2 = _word_colon(buf, c1 + 1, le) if c1 >= 0 else -1
+                # (an "event" of perf's modifier letters only, as in cycles:u:, is no
+                # tracepoint: left to the Polars path, which reads it as another event)
+                if c2 >= 0 and not _modifiers_only(buf, c1 + 1, c2):
                     stamp_s = t1s
                     dot = d
                     ev_s = c1 + 1  # the event, after its system

@@ -13,9 +13,14 @@ from xpfotrace.traceinfo import TraceInfo
 
 from .textbase import TextFormat, cut_suffix
 
+#: perf's event modifiers (``cycles:u``, ``cycles:P``): an event "name" of only these
+#: letters after a colon is a modifier, not a tracepoint's ``system:event``.
+MODIFIERS = "ukhIGHpPSDWebR"
+#: a tracepoint's name: a word with a letter that is no modifier
+_TP_NAME = rf"\w*[^\W{MODIFIERS}]\w*"
 LINE_RE = (
     r"^\s*(?P<comm>.*?)\s+(?P<pid>-?\d+)(?:/-?\d+)?\s+\[(?P<cpu>\d+)\]\s+"
-    r"(?P<sec>\d+)\.(?P<frac>\d+):\s+(?:\d+\s+)?\w+:(?P<event>\w+):\s*(?P<rest>.*)$"
+    rf"(?P<sec>\d+)\.(?P<frac>\d+):\s+(?:\d+\s+)?\w+:(?P<event>{_TP_NAME}):\s*(?P<rest>.*)$"
 )
 
 
@@ -23,7 +28,7 @@ def _header(other: pl.DataFrame, info: TraceInfo) -> None:
     """perf script prints no header that the replay needs."""
 
 
-ANCHOR = r"\[\d+\]\s+\d+\.\d+:\s+(?:\d+\s+)?\w+:\w+:\s*"
+ANCHOR = rf"\[\d+\]\s+\d+\.\d+:\s+(?:\d+\s+)?\w+:{_TP_NAME}:\s*"
 
 
 def head(pre: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -35,5 +40,21 @@ def head(pre: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return cut_suffix(text, token).str.strip_chars(), pid
 
 
+#: Samples of events that are no tracepoints (``cpu-clock:``, ``cycles:P:``,
+#: ``page-faults/period=10/u:``), tried where ANCHOR is not found: the event is the
+#: name perf prints, modifiers included.
+OTHER_ANCHOR = r"\[\d+\]\s+\d+\.\d+:\s+(?:\d+\s+)?[^\s:]\S*:(?:\s+|$)"
+OTHER_LINE_RE = (
+    r"^\s*(?P<comm>.*?)\s+(?P<pid>-?\d+)(?:/-?\d+)?\s+\[(?P<cpu>\d+)\]\s+"
+    r"(?P<sec>\d+)\.(?P<frac>\d+):\s+(?:\d+\s+)?(?P<event>[^\s:]\S*):(?:\s|$)"
+)
+
+
+def other_event(anchor: pl.Expr, rest: pl.Expr) -> pl.Expr:
+    """The event name that ends the anchor (``cpu-clock``, ``cycles:P``)."""
+    return anchor.str.extract(r"[^\s:]\S*:\s*$", 0).str.strip_chars_end().str.strip_suffix(":")
+
+
 FORMAT = TextFormat(name="perf-script", line_regex=LINE_RE, anchor=ANCHOR, head=head,
-                    header=_header, kernel=1)
+                    header=_header, kernel=1, other_anchor=OTHER_ANCHOR,
+                    other_event=other_event, other_line_regex=OTHER_LINE_RE)

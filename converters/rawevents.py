@@ -146,17 +146,22 @@ class _Sparse:
 
 
 def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, EventFormat],
-           comms: dict[int, str], big_endian: bool = False) -> tuple[pa.Table, BOOL]:
+           comms: dict[int, str], big_endian: bool = False, *,
+           names: dict[int, str] | None = None) -> tuple[pa.Table, BOOL]:
     """Rows in the given order (``seq`` = position) as an EVENT_SCHEMA table, built as
     Arrow arrays directly: sparse columns carry validity masks, and string columns are
     gathered from their few distinct values. Also the rows with a field value beyond
-    its column's type (null there): malformed records."""
+    its column's type (null there): malformed records.
+
+    ``names``: the event names of IDs without a format (perf.data samples of other
+    events than tracepoints, which have no fields); others are ``unknown_event_ID``."""
     n = len(off)
     pid = np.zeros(n, np.int64)
     cols = _Sparse(n)
     ids, codes = _dense_codes(ev_id)
-    id_names = [formats[int(i)].name if int(i) in formats else f"unknown_event_{int(i)}"
-                for i in ids]
+    names = names or {}
+    id_names = [formats[int(i)].name if int(i) in formats
+                else names.get(int(i), f"unknown_event_{int(i)}") for i in ids]
     order = np.argsort(codes.astype(np.uint16) if len(ids) < 1 << 16 else codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(ids) + 1))
     alloc_rows = np.zeros(0, np.int64)

@@ -12,7 +12,7 @@ import polars as pl
 from xpfotrace.traceinfo import TraceInfo
 
 from .textbase import TextFormat
-from .tracefs_text import ANCHOR, LINE_RE, head
+from .tracefs_text import ANCHOR, LINE_RE, OTHER_ANCHOR, OTHER_LINE_RE, head, other_event
 
 
 def _header(other: pl.DataFrame, info: TraceInfo) -> None:
@@ -24,4 +24,5 @@ def _header(other: pl.DataFrame, info: TraceInfo) -> None:
 
 
 FORMAT = TextFormat(name="trace-cmd", line_regex=LINE_RE, anchor=ANCHOR, head=head,
-                    header=_header, kernel=0)
+                    header=_header, kernel=0, other_anchor=OTHER_ANCHOR,
+                    other_event=other_event, other_line_regex=OTHER_LINE_RE)

@@ -10,6 +10,7 @@ Ring-buffer pages are decoded by :mod:`converters.ringbuffer`, payloads by
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import zlib
@@ -21,19 +22,40 @@ import numpy.typing as npt
 import pyarrow as pa
 import zstandard
 
+from xpfotrace.errors import InputError
 from xpfotrace.traceinfo import TraceInfo
 
 from .binfile import BinaryFormatError, binary_tables
 from .eventformat import EventFormat, Field, parse_format
-from .rawevents import damaged_payloads, decode, read_int
+from .rawevents import damaged_payloads, decode, read_int, read_str
 from .ringbuffer import MIN_PAYLOAD, decode_pages
 from .sanity import checked, offset_location
+from .textbase import PAGE_ALLOCATION_EVENTS, no_page_events
 
 MAGIC = b"\x17\x08Dtracing"
 I64 = npt.NDArray[np.int64]
+U8 = npt.NDArray[np.uint8]
 OPT_DONE, OPT_BUFFER, OPT_CPUCOUNT = 0, 3, 8
 OPT_HEADER_INFO, OPT_FTRACE_EVENTS, OPT_EVENT_FORMATS, OPT_CMDLINES = 16, 17, 18, 21
 OPT_TRACECLOCK = 4
+
+
+#: What the metadata and the ``buffer`` choice call the top-level buffer (trace-cmd's
+#: instance ""); ``""`` names it too.
+TOP = "top"
+
+
+@dataclass
+class _Buffer:
+    """One trace instance's ring-buffer data: per CPU (cpu, offset, size)."""
+
+    name: str  # "" for the top level
+    clock: str = ""
+    cpu_data: list[tuple[int, int, int]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.name or TOP
 
 
 @dataclass
@@ -48,8 +70,14 @@ class _Header:
     comms: dict[int, str] = field(default_factory=dict)
     cpus: int | None = None
     clock: str = ""
-    # per CPU: (cpu, offset, size) of its ring-buffer data
-    cpu_data: list[tuple[int, int, int]] = field(default_factory=list)
+    #: every buffer (trace instance) in file order; the top level's first when present
+    buffers: list[_Buffer] = field(default_factory=list)
+
+    @property
+    def cpu_data(self) -> list[tuple[int, int, int]]:
+        """(cpu, offset, size) of the top-level buffer's data (else the first buffer's)."""
+        top = [b for b in self.buffers if not b.name] or self.buffers
+        return top[0].cpu_data if top else []
 
 
 class _Cursor:
@@ -172,10 +200,10 @@ def _read_v7(data: bytes, c: _Cursor, hdr: _Header) -> None:
                 break
             if oid == OPT_BUFFER:
                 payload.u(8)  # flyrecord section offset
-                name = payload.cstr()
-                hdr.clock = payload.cstr() or hdr.clock
-                if name:  # only the top instance is read
-                    continue
+                buffer = _Buffer(name=payload.cstr())
+                buffer.clock = payload.cstr()
+                if not buffer.name:
+                    hdr.clock = buffer.clock or hdr.clock
                 # trace-cmd 3.x writes the sub-buffer size (u32) here too; the v7 document
                 # does not: the entries are 20 bytes each, so only one layout fits
                 rest = osize - payload.pos
@@ -183,7 +211,8 @@ def _read_v7(data: bytes, c: _Cursor, hdr: _Header) -> None:
                     payload.u(4)
                 for _ in range(payload.u(4)):
                     cpu, off, size = payload.u(4), payload.u(8), payload.u(8)
-                    hdr.cpu_data.append((cpu, off, size))
+                    buffer.cpu_data.append((cpu, off, size))
+                hdr.buffers.append(buffer)
             elif oid == OPT_CPUCOUNT:
                 hdr.cpus = payload.u(4)
             elif oid == OPT_HEADER_INFO:
@@ -215,6 +244,7 @@ def _read_v6(data: bytes, c: _Cursor, hdr: _Header) -> None:
     c.take(c.u(4))  # printk formats
     _cmdlines(c.take(c.u(8)), hdr)
     hdr.cpus = c.u(4)
+    instances: list[tuple[str, int]] = []  # BUFFER options: (name, offset of its flyrecord)
     while True:
         tag = c.take(10)
         if tag == b"options  \0":
@@ -222,15 +252,25 @@ def _read_v6(data: bytes, c: _Cursor, hdr: _Header) -> None:
                 oid = c.u(2)
                 if oid == OPT_DONE:
                     break
-                c.take(c.u(4))
+                payload = _Cursor(c.take(c.u(4)), 0, hdr.big_endian)
+                if oid == OPT_BUFFER:
+                    off = payload.u(8)
+                    instances.append((payload.cstr(), off))
             continue
         if tag == b"latency  \0":
             raise BinaryFormatError("latency-tracer files hold no flyrecord data", c.pos - 10)
         if tag != b"flyrecord\0":
             raise BinaryFormatError("expected 'options', 'latency' or 'flyrecord'", c.pos - 10)
-        for cpu in range(hdr.cpus):
-            hdr.cpu_data.append((cpu, c.u(8), c.u(8)))
-        return
+        hdr.buffers.append(_Buffer("", cpu_data=[(cpu, c.u(8), c.u(8))
+                                                 for cpu in range(hdr.cpus)]))
+        break
+    # each instance's data: its own "flyrecord" header, the same per-CPU entries
+    for name, off in instances:
+        ic = _Cursor(data, off, hdr.big_endian)
+        if ic.take(10) != b"flyrecord\0":
+            raise BinaryFormatError(f"buffer {name!r}: no flyrecord data at its offset", off)
+        hdr.buffers.append(_Buffer(name, cpu_data=[(cpu, ic.u(8), ic.u(8))
+                                                   for cpu in range(hdr.cpus)]))
 
 
 def _cpu_pages(data: bytes, hdr: _Header, off: int, size: int) -> tuple[bytes, I64, I64]:
@@ -295,36 +335,64 @@ def read_header(data: bytes) -> _Header:
     return hdr
 
 
-def read_tracedat(path: str, *, trust_cpus: bool = False,
+def read_tracedat(path: str, *, trust_cpus: bool = False, buffer: str | None = None,
                   ) -> tuple[Iterator[pa.Table], TraceInfo]:
-    """Events of a trace.dat file, in the order trace-cmd report prints them."""
+    """Events of a trace.dat file, in the order trace-cmd report prints them.
+
+    A file of several buffers (``trace-cmd record/extract -B NAME``, ``extract -a``) gives
+    the events of one: ``buffer`` (an instance's name; ``"top"`` or ``""`` the top level),
+    else the only one with events, else the only one with page-allocation events.
+    """
     info = TraceInfo(source_format="trace.dat", source_file=str(path))
 
     def convert(data: bytes, info: TraceInfo) -> pa.Table:
-        return _convert(data, info, trust_cpus)
+        return _convert(data, info, trust_cpus, buffer)
 
     return binary_tables(path, info, convert), info
 
 
-def _convert(data: bytes, info: TraceInfo, trust_cpus: bool = False) -> pa.Table:
-    hdr = read_header(data)
-    if not hdr.format_texts:
-        raise BinaryFormatError("no event formats in the file", 0)
-    compressed = not (hdr.compression in ("none", "") or hdr.version < 7)
-    locate = _locate(compressed)
+@dataclass
+class _Records:
+    """One buffer's event records, in the order trace-cmd report prints them (time,
+    then lower CPU), with what its pages said about lost and corrupt data."""
+
+    buffer: _Buffer
+    buf: U8  # its CPUs' ring-buffer pages, one after the other
+    ts: I64
+    off: I64  # payload offsets in buf
+    length: I64
+    cpu: I64
+    at: I64  # file offsets (of the compressed chunk, when compressed)
+    ev_id: I64
+    lost: int = 0
+    lost_unknown: int = 0
+    corrupt_pages: int = 0
+    corrupt_events: int = 0
+    bad_at: list[int] = field(default_factory=list)
+
+    def keep(self, mask: npt.NDArray[np.bool_] | I64) -> None:
+        self.ts, self.off, self.length = self.ts[mask], self.off[mask], self.length[mask]
+        self.cpu, self.at, self.ev_id = self.cpu[mask], self.at[mask], self.ev_id[mask]
+
+
+def _read_buffer(data: bytes, hdr: _Header, buffer: _Buffer, compressed: bool,
+                 common: Field) -> _Records:
+    """A buffer's records in buffer order (by CPU, then position): not yet checked
+    against their formats, not yet in time order."""
     bufs, bases, ts_l, off_l, len_l, cpu_l, at_l = [], 0, [], [], [], [], []
-    bad_at: list[int] = []
-    for cpu_id, data_off, size in sorted(hdr.cpu_data):  # by CPU: the merge below needs it
+    out = _Records(buffer, np.zeros(0, np.uint8), *(np.zeros(0, np.int64),) * 6)
+    for cpu_id, data_off, size in sorted(buffer.cpu_data):  # by CPU: the merge needs it
         raw, starts, sources = _cpu_pages(data, hdr, data_off, size)
         arr = np.frombuffer(raw, dtype=np.uint8)
         arr = arr[:len(arr) - len(arr) % hdr.page_size]
         rec = decode_pages(arr, hdr.page_size, hdr.commit_size)
-        info.add_lost(int(rec.lost))
-        info.missed_pages_uncounted += rec.lost_unknown
+        out.lost += int(rec.lost)
+        out.lost_unknown += rec.lost_unknown
         if len(rec.bad_pages):
-            info.corrupt_pages += len(rec.bad_pages)
-            info.corrupt_events += int(rec.bad_events.sum())
-            bad_at.append(int(_file_offsets(rec.bad_pages[:1], starts, sources, compressed)[0]))
+            out.corrupt_pages += len(rec.bad_pages)
+            out.corrupt_events += int(rec.bad_events.sum())
+            out.bad_at.append(int(_file_offsets(rec.bad_pages[:1], starts, sources,
+                                                compressed)[0]))
         bufs.append(arr)
         ts_l.append(rec.ts)
         off_l.append(rec.offset + bases)
@@ -332,44 +400,178 @@ def _convert(data: bytes, info: TraceInfo, trust_cpus: bool = False) -> pa.Table
         at_l.append(_file_offsets(rec.offset, starts, sources, compressed))
         cpu_l.append(np.full(len(rec.ts), cpu_id, np.int64))
         bases += len(arr)
-    if not bufs:
-        raise BinaryFormatError("no events in the ring-buffer data", 0)
-    ts, off, length = np.concatenate(ts_l), np.concatenate(off_l), np.concatenate(len_l)
-    cpu, at = np.concatenate(cpu_l), np.concatenate(at_l)
-    buf = np.concatenate(bufs)
-    common = common_type_field(hdr)
-    if common.offset + common.size > MIN_PAYLOAD:
-        raise BinaryFormatError("event formats place common_type beyond the common fields", 0)
-    ev_id = read_int(buf, off, common, hdr.big_endian)
-    formats = parse_used(hdr, ev_id)
-    damaged = damaged_payloads(length, ev_id, list(hdr.format_texts), formats)
+    if bufs:
+        out.buf = np.concatenate(bufs)
+        out.ts, out.off, out.length = (np.concatenate(ts_l), np.concatenate(off_l),
+                                       np.concatenate(len_l))
+        out.cpu, out.at = np.concatenate(cpu_l), np.concatenate(at_l)
+        out.ev_id = read_int(out.buf, out.off, common, hdr.big_endian)
+    return out
+
+
+def _drop_damaged(rec: _Records, hdr: _Header, formats: dict[int, EventFormat],
+                  compressed: bool) -> None:
+    """Drop the pages of records that are not what they say (then in time order)."""
+    damaged = damaged_payloads(rec.length, rec.ev_id, list(hdr.format_texts), formats)
     if damaged.any():  # a record that is not what it says: its page is corrupt
-        page = off // hdr.page_size  # (each CPU's pages start on a page boundary of buf)
+        page = rec.off // hdr.page_size  # (each CPU's pages start on a page boundary of buf)
         pages = np.unique(page[damaged])
         gone = np.isin(page, pages)
-        info.corrupt_pages += len(pages)
-        info.corrupt_events += int(gone.sum())
-        page_at = at[gone] if compressed else at[gone] - off[gone] % hdr.page_size
-        bad_at.append(int(page_at.min()))
-        keep = ~gone
-        ts, off, cpu, at, ev_id = ts[keep], off[keep], cpu[keep], at[keep], ev_id[keep]
-    if bad_at:
-        info.corrupt_at = locate(min(bad_at))
-    if not len(ts):
-        raise BinaryFormatError("no events in the ring-buffer data"
-                                + (f" ({info.corrupt_pages:,} corrupt page(s), first at "
-                                   f"{info.corrupt_at})" if info.corrupt_pages else ""), 0)
+        rec.corrupt_pages += len(pages)
+        rec.corrupt_events += int(gone.sum())
+        page_at = rec.at[gone] if compressed else rec.at[gone] - rec.off[gone] % hdr.page_size
+        rec.bad_at.append(int(page_at.min()))
+        rec.keep(~gone)
     # time order, lower CPU (then buffer position) first on ties: the blocks are
     # concatenated by CPU, so a stable sort on ts alone keeps that tie order, and with
     # blocks already in time order it is a merge of sorted runs
-    order = np.argsort(ts, kind="stable")
-    ts, off, cpu, at, ev_id = ts[order], off[order], cpu[order], at[order], ev_id[order]
-    table, wide = decode(buf, off, ev_id, ts, cpu, formats, hdr.comms, hdr.big_endian)
+    rec.keep(np.argsort(rec.ts, kind="stable"))
+
+
+def _describe(parts: list[_Records]) -> str:
+    return ", ".join(f"{r.buffer.label} ({len(r.ts):,} events)" for r in parts)
+
+
+def _page_events(rec: _Records, formats: dict[int, EventFormat]) -> int:
+    ids = [i for i, f in formats.items() if f.name in PAGE_ALLOCATION_EVENTS]
+    return int(np.isin(rec.ev_id, np.array(ids, np.int64)).sum()) if ids else 0
+
+
+def _choose(parts: list[_Records], buffer: str | None, formats: dict[int, EventFormat],
+            info: TraceInfo) -> _Records:
+    """The buffer to read: ``buffer`` by name, else the only one with events, else the
+    only one with page-allocation events, else the one with the most of them (noted in
+    ``info.extra["buffer_choice"]``: a warning)."""
+    path = info.source_file
+    if buffer is not None:
+        named = [r for r in parts if r.buffer.name == buffer]
+        if not named and buffer == TOP:
+            named = [r for r in parts if not r.buffer.name]
+        if not named:
+            raise InputError(path, f"no trace buffer {buffer!r} in the file (it holds "
+                             f"{_describe(parts) or 'none'})")
+        return named[0]
+    full = [r for r in parts if len(r.ts)]
+    if len(full) <= 1:
+        return (full or parts)[0]
+    paged = [(n, r) for r in full if (n := _page_events(r, formats))]
+    if not paged:
+        raise no_page_events(path, sum(len(r.ts) for r in full),
+                             f" in any of its trace buffers ({_describe(full)})")
+    if len(paged) > 1:
+        info.extra["buffer_choice"] = ", ".join(
+            f"{r.buffer.label} ({n:,} page-allocation events)" for n, r in paged)
+    return max(paged, key=lambda nr: nr[0])[1]  # the first of the largest
+
+
+def _convert(data: bytes, info: TraceInfo, trust_cpus: bool = False,
+             buffer: str | None = None) -> pa.Table:
+    hdr = read_header(data)
+    if not hdr.format_texts:
+        raise BinaryFormatError("no event formats in the file", 0)
+    if not any(b.cpu_data for b in hdr.buffers):
+        raise BinaryFormatError("no events in the ring-buffer data", 0)
+    compressed = not (hdr.compression in ("none", "") or hdr.version < 7)
+    locate = _locate(compressed)
+    common = common_type_field(hdr)
+    if common.offset + common.size > MIN_PAYLOAD:
+        raise BinaryFormatError("event formats place common_type beyond the common fields", 0)
+    parts = [_read_buffer(data, hdr, b, compressed, common) for b in hdr.buffers]
+    ids = [r.ev_id for r in parts]
+    formats = parse_used(hdr, np.concatenate(ids) if ids else np.zeros(0, np.int64))
+    for rec in parts:
+        _drop_damaged(rec, hdr, formats, compressed)
+    if len(parts) > 1 or hdr.buffers[0].name:
+        info.extra["buffers"] = json.dumps({r.buffer.label: len(r.ts) for r in parts})
+    rec = _choose(parts, buffer, formats, info)
+    if len(parts) > 1 or rec.buffer.name:
+        info.extra["buffer"] = rec.buffer.label
+    info.add_lost(rec.lost)
+    info.missed_pages_uncounted += rec.lost_unknown
+    info.corrupt_pages += rec.corrupt_pages
+    info.corrupt_events += rec.corrupt_events
+    if rec.bad_at:
+        info.corrupt_at = locate(min(rec.bad_at))
+    which = f" of buffer {rec.buffer.label!r}" if len(parts) > 1 else ""
+    if not len(rec.ts):
+        raise BinaryFormatError(f"no events in the ring-buffer data{which}"
+                                + (f" ({info.corrupt_pages:,} corrupt page(s), first at "
+                                   f"{info.corrupt_at})" if info.corrupt_pages else ""), 0)
+    if not _page_events(rec, formats):
+        raise no_page_events(info.source_file, len(rec.ts), which)
+    table, wide = decode(rec.buf, rec.off, rec.ev_id, rec.ts, rec.cpu, formats, hdr.comms,
+                         hdr.big_endian)
+    table = table.set_column(table.schema.get_field_index("comm"), "comm",
+                             _comms(parts, rec, table.column("pid").to_numpy().astype(np.int64),
+                                    formats, hdr))
     info.cpus_header = info.cpu_bound = hdr.cpus  # one buffer per CPU, numbered below it
-    table = checked(table, at, info, trust_cpus=trust_cpus, locate=locate, malformed=wide)
-    if hdr.clock:
-        info.extra["trace_clock"] = hdr.clock
+    table = checked(table, rec.at, info, trust_cpus=trust_cpus, locate=locate, malformed=wide)
+    clock = rec.buffer.clock or hdr.clock
+    if clock:
+        info.extra["trace_clock"] = clock
     return table
+
+
+#: Events whose handlers in trace-cmd's sched_switch plugin register a task's comm
+#: (``tep_register_comm``) as they are printed: (event, [(pid field, comm field)]).
+_REGISTERING = {"sched_switch": [("prev_pid", "prev_comm"), ("next_pid", "next_comm")],
+                "sched_wakeup": [("pid", "comm")], "sched_wakeup_new": [("pid", "comm")]}
+
+
+def _comms(parts: list[_Records], chosen: _Records, row_pid: I64,
+           formats: dict[int, EventFormat], hdr: _Header) -> pa.Array:
+    """The ``comm`` of each event of ``chosen``, as trace-cmd report prints it.
+
+    The saved cmdlines name most pids; pid 0 is ``<idle>``. A pid the cmdlines lack is
+    named when trace-cmd prints a sched_switch (prev_comm/next_comm) or sched_wakeup
+    naming it, in any buffer (the buffers share one name table and are printed
+    merged in time order): events printed after that one carry the name, those before
+    ``<...>``. An event's own head is printed before its fields are, so a sched_switch
+    whose prev is its own task does not name itself.
+    """
+    # each event's rank in the merged print order (ties: the earlier buffer)
+    ts_all = np.concatenate([r.ts for r in parts])
+    order = np.argsort(ts_all, kind="stable")
+    rank = np.empty(len(ts_all), np.int64)
+    rank[order] = np.arange(len(ts_all))
+    base = np.cumsum([0] + [len(r.ts) for r in parts])
+    # registrations: key = 2 * rank + (0 prev / 1 next), pid, comm
+    keys, pids, names = [], [], []
+    for k, r in enumerate(parts):
+        for eid in np.unique(r.ev_id):
+            fmt = formats.get(int(eid))
+            if fmt is None or fmt.system != "sched" or fmt.name not in _REGISTERING:
+                continue
+            rows = np.flatnonzero(r.ev_id == eid)
+            for sub, (pid_f, comm_f) in enumerate(_REGISTERING[fmt.name]):
+                if pid_f not in fmt.fields or comm_f not in fmt.fields:
+                    continue
+                keys.append(2 * rank[base[k] + rows] + sub)
+                pids.append(read_int(r.buf, r.off[rows], fmt.fields[pid_f], hdr.big_endian))
+                names.append(read_str(r.buf, r.off[rows], fmt.fields[comm_f]))
+    own = parts.index(chosen)
+    uniq, code = np.unique(row_pid, return_inverse=True)
+    code = code.ravel()
+    known = np.array([int(p) == 0 or int(p) in hdr.comms for p in uniq], bool)
+    label = ["<idle>" if int(p) == 0 else hdr.comms.get(int(p), "<...>") for p in uniq]
+    reg_key = np.full(len(uniq), np.iinfo(np.int64).max, np.int64)
+    if keys:
+        key, rpid = np.concatenate(keys), np.concatenate(pids)
+        comm = np.concatenate(names)
+        first = np.argsort(key, kind="stable")
+        key, rpid, comm = key[first], rpid[first], comm[first]
+        # the first registration of each pid (later ones find the name taken)
+        p_u, at = np.unique(rpid, return_index=True)
+        where = np.searchsorted(p_u, uniq)
+        hit = (where < len(p_u)) & (p_u[np.minimum(where, len(p_u) - 1)] == uniq) & ~known
+        for i in np.flatnonzero(hit):  # per distinct pid, not per event
+            j = at[where[i]]
+            label[i] = str(comm[j]).split("\0", 1)[0]
+            reg_key[i] = key[j]
+    row_key = 2 * rank[base[own]:base[own + 1]]
+    unnamed = ~known[code] & (reg_key[code] >= row_key)
+    idx = np.where(unnamed, len(uniq), code)
+    return pa.array([*label, "<...>"], pa.string()).take(pa.array(idx))
 
 
 def _locate(compressed: bool) -> Callable[[int], str]:

@@ -48,5 +48,31 @@ def head(pre: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return cut_suffix(text, pid), pid.str.strip_prefix("-")
 
 
+#: Lines of events without the ``event:`` name (tried where ANCHOR is not found).
+OTHER_ANCHOR = r"\[\d+\]\s+(?:[^\s\[\]]{4,5}\s+)?\d+\.\d+:\s+"
+OTHER_LINE_RE = (
+    r"^\s*(?P<comm>.*)-(?P<pid>-?\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(?P<cpu>\d+)\]\s+"
+    r"(?:[^\s\[\]]{4,5}\s+)?(?P<sec>\d+)\.(?P<frac>\d+):\s+"
+    r"(?:sys_\w+(?:\(| -> )|\S+ <-\S+\s*$|<(?:user )?stack trace>\s*$)"
+)
+
+
+def other_event(anchor: pl.Expr, rest: pl.Expr) -> pl.Expr:
+    """The event of a line printed without its name: the kernel prints a syscall event
+    as the call (``sys_openat(dfd: …)``: ``sys_enter_openat``) or its return
+    (``sys_openat -> 0x3``: ``sys_exit_openat``), the function tracer's as
+    ``func <-parent`` (``function``), the stacktrace options' as ``<stack trace>``
+    (``kernel_stack``) and ``<user stack trace>`` (``user_stack``), their frames on
+    the lines below; anything else is no event (null)."""
+    call = rest.str.extract(r"^sys_\w+\(", 0).str.strip_suffix("(").str.strip_prefix("sys_")
+    ret = rest.str.extract(r"^sys_\w+ -> ", 0).str.strip_suffix(" -> ").str.strip_prefix("sys_")
+    return (pl.when(call.is_not_null()).then(pl.concat_str([pl.lit("sys_enter_"), call]))
+            .when(ret.is_not_null()).then(pl.concat_str([pl.lit("sys_exit_"), ret]))
+            .when(rest.str.contains(r"^\S+ <-\S+\s*$")).then(pl.lit("function"))
+            .when(rest.str.contains(r"^<stack trace>\s*$")).then(pl.lit("kernel_stack"))
+            .when(rest.str.contains(r"^<user stack trace>\s*$")).then(pl.lit("user_stack")))
+
+
 FORMAT = TextFormat(name="tracefs", line_regex=LINE_RE, anchor=ANCHOR, head=head,
-                    header=_header, kernel=0)
+                    header=_header, kernel=0, other_anchor=OTHER_ANCHOR,
+                    other_event=other_event, other_line_regex=OTHER_LINE_RE)

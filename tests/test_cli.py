@@ -147,3 +147,26 @@ def test_help_loads_no_heavy_module() -> None:
     from xpfotrace import cli
 
     assert tuple(FORMAT_NAMES) == cli.FORMAT_NAMES
+
+
+def test_buffer_option_and_batch_skips_by_content(tmp_path: Path) -> None:
+    import shutil
+
+    both = Path(__file__).parent / "fixtures" / "variants" / "both-paged.dat"
+    res = {}
+    for buf in ("top", None):
+        args = ["replay", str(both), "--json", "-s", "sync"] + (["--buffer", buf] if buf else [])
+        out = runner.invoke(app, args)
+        assert out.exit_code == 0, out.output
+        res[buf] = json.loads(out.stdout)["trace"]["events"]
+    assert res["top"] > 0 and res[None] > 0
+    bad = runner.invoke(app, ["replay", str(both), "--buffer", "no-such-buffer"])
+    assert bad.exit_code in (1, 2) and "no-such-buffer" in bad.stderr
+    # batch: an extension-less tracefs dump is a trace, a text file is not
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(SAMPLES / "hackbench-1s.ftrace.txt.zst", d / "dump")
+    (d / "notes").write_text("not a trace\n")
+    b = runner.invoke(app, ["batch", str(d), "-o", str(tmp_path / "s.parquet"), "-s", "sync"])
+    assert b.exit_code == 0, b.output
+    assert "skipped 1 file(s) that are not traces" in b.stderr and "notes" in b.stderr

@@ -104,7 +104,9 @@ def test_perf_script_ns_and_odd_heads(tmp_path: Path) -> None:
 def test_plugin_switch_with_colon_in_comm(tmp_path: Path) -> None:
     p = tmp_path / "r.txt"
     p.write_text("cpus=1\n     a-1 [000]   1.000001: sched_switch:         "
-                 "memfd:sealed-91:1391 [120] S ==> kworker/1:2:80 [120]\n")
+                 "memfd:sealed-91:1391 [120] S ==> kworker/1:2:80 [120]\n"
+                 # (a page event: a trace without one is refused)
+                 "     a-1 [000]   1.000002: mm_page_free:         page=0x1 pfn=0x1 order=0\n")
     row = events(p).row(0, named=True)
     assert (row["prev_comm"], row["prev_pid"]) == ("memfd:sealed-91", 1391)
     assert (row["next_comm"], row["next_pid"]) == ("kworker/1:2", 80)

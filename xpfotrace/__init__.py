@@ -132,15 +132,16 @@ __all__ = [
 
 
 def convert(input: str, output: str, fmt: str | None = None, *,
-            trust_cpus: bool = False) -> TraceInfo:
+            trust_cpus: bool = False, buffer: str | None = None) -> TraceInfo:
     """Convert a raw trace file to Parquet; returns what was learned about the trace.
 
     Events on implausible CPU numbers are set aside with a warning unless
-    ``trust_cpus`` (``converters/sanity.py``)."""
+    ``trust_cpus`` (``converters/sanity.py``); ``buffer`` chooses the buffer of a
+    trace.dat with several (an instance's name, or "top")."""
     from converters import open_trace
 
     from .parquet_io import write_events
 
-    tables, info = open_trace(input, fmt, trust_cpus=trust_cpus)
+    tables, info = open_trace(input, fmt, trust_cpus=trust_cpus, buffer=buffer)
     write_events(tables, lambda: info, output, [input])
     return info

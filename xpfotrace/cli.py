@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # loaded by _heavy() when a command runs: --help needs none o
     from .engine.replay import Replayer
     from .export import export as run_export
     from .fleet import batch as run_batch
-    from .fleet import exclude_output, expand_inputs
+    from .fleet import exclude_output, scan_inputs
     from .focus import Only, Window
     from .frontier import DEFAULT_STRATEGIES, combinations, parse_bounds, parse_ceilings
     from .frontier import sweep as run_sweep
@@ -52,7 +52,7 @@ _HEAVY: tuple[tuple[str, str, str], ...] = (
     (".capture", "capture", "do_capture"), (".comparison", "compare", "run_compare"),
     (".comparison", "parse_seconds", "parse_seconds"), (".engine.replay", "Replayer", "Replayer"),
     (".export", "export", "run_export"), (".fleet", "batch", "run_batch"),
-    (".fleet", "exclude_output", "exclude_output"), (".fleet", "expand_inputs", "expand_inputs"),
+    (".fleet", "exclude_output", "exclude_output"), (".fleet", "scan_inputs", "scan_inputs"),
     (".focus", "Only", "Only"), (".focus", "Window", "Window"),
     (".frontier", "DEFAULT_STRATEGIES", "DEFAULT_STRATEGIES"),
     (".frontier", "combinations", "combinations"), (".frontier", "parse_bounds", "parse_bounds"),
@@ -174,10 +174,10 @@ def _focus(window: str | None, only: str | None) -> tuple[Window | None, Only | 
 
 
 def _load(path: str, fmt: str | None, trim: bool, window: Window | None = None,
-          trust_cpus: bool = False) -> Trace:
+          trust_cpus: bool = False, buffer: str | None = None) -> Trace:
     progress, bar = _progress(path, "read", fmt)
     try:
-        tr = read_trace(path, fmt, progress=progress, trust_cpus=trust_cpus)
+        tr = read_trace(path, fmt, progress=progress, trust_cpus=trust_cpus, buffer=buffer)
     finally:
         if bar is not None:
             bar.close()
@@ -213,6 +213,9 @@ OnlyOpt = Annotated[str | None, typer.Option(
     "--only", help="Only these tasks' allocations make requests and count (every event "
     "still drives page state): pid=N, comm=NAME, workload (capture's process tree); "
     "comma-separated.")]
+BufferOpt = Annotated[str | None, typer.Option(
+    "--buffer", help="The trace buffer of a trace.dat with several: an instance's name, or "
+    "'top' (default: the one with page-allocation events).")]
 TrustOpt = Annotated[bool, typer.Option(
     "--trust-cpus", help="Keep events on CPU numbers that look corrupted (beyond the "
     "header's count, or a rare CPU far above the others; 65536 and up are always set "
@@ -254,6 +257,7 @@ def convert(
     chunk_mb: Annotated[int, typer.Option(help="Bytes of text parsed at a time (MiB).",
                                           min=1)] = 16,
     trust_cpus: TrustOpt = False,
+    buffer: BufferOpt = None,
 ) -> None:
     """Convert a raw trace into the typed Parquet event schema."""
 
@@ -262,7 +266,7 @@ def convert(
         read_head(input, 1)
         progress, bar = _progress(input, "convert", fmt)
         tables, info = open_trace(input, fmt, chunk_bytes=chunk_mb << 20, progress=progress,
-                                  trust_cpus=trust_cpus)
+                                  trust_cpus=trust_cpus, buffer=buffer)
         try:
             rows = write_events(tables, lambda: info, output, [input])
         finally:
@@ -284,6 +288,7 @@ def replay(
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
     trust_cpus: TrustOpt = False,
+    buffer: BufferOpt = None,
     window: WindowOpt = None,
     only: OnlyOpt = None,
     by: Annotated[str | None, typer.Option(
@@ -299,7 +304,7 @@ def replay(
         if by not in (None, "comm", "pid"):
             raise UsageError("--by takes 'comm' or 'pid'")
         focus, tasks = _focus(window, only)
-        tr = _load(trace, fmt, trim, focus, trust_cpus)
+        tr = _load(trace, fmt, trim, focus, trust_cpus, buffer)
         rep = Replayer(tr, tasks)
         result = rep.run(cpus, chosen)
         attribution = {s.name: rep.requests_by(s, by).to_dicts() for s in chosen} if by else {}
@@ -363,6 +368,7 @@ def compare(
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
     trust_cpus: TrustOpt = False,
+    buffer: BufferOpt = None,
     window: WindowOpt = None,
     only: OnlyOpt = None,
 ) -> None:
@@ -373,7 +379,7 @@ def compare(
         profs = _profiles(profile, profile_file)
         base = parse_seconds(baseline_sys) if baseline_sys is not None else None
         focus, tasks = _focus(window, only)
-        tr = _load(trace, fmt, trim, focus, trust_cpus)
+        tr = _load(trace, fmt, trim, focus, trust_cpus, buffer)
         rep = Replayer(tr, tasks)
         # large projections take seconds each: a bar on a terminal (none when piped)
         with tqdm(total=len(profs), unit="profile", desc="compare", file=sys.stderr,
@@ -415,6 +421,7 @@ def sweep(
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
     trust_cpus: TrustOpt = False,
+    buffer: BufferOpt = None,
     window: WindowOpt = None,
     only: OnlyOpt = None,
 ) -> None:
@@ -431,7 +438,7 @@ def sweep(
         if output is not None:
             check_output(output, [trace])
         focus, tasks = _focus(window, only)
-        tr = _load(trace, fmt, trim, focus, trust_cpus)
+        tr = _load(trace, fmt, trim, focus, trust_cpus, buffer)
         with tqdm(total=total, unit="combination", desc="sweep", file=sys.stderr,
                   disable=None, leave=False) as bar:
             res = run_sweep(tr, prof, strategies=chosen, bounds=bounds, ceilings=ceilings,
@@ -460,6 +467,7 @@ def export(
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
     trust_cpus: TrustOpt = False,
+    buffer: BufferOpt = None,
     window: WindowOpt = None,
     only: OnlyOpt = None,
 ) -> None:
@@ -470,7 +478,7 @@ def export(
     def run() -> None:
         check_output(output, [trace])
         focus, tasks = _focus(window, only)
-        tr = _load(trace, fmt, trim, focus, trust_cpus)
+        tr = _load(trace, fmt, trim, focus, trust_cpus, buffer)
         n = run_export(tr, output, strategy, cpus, [trace], only=tasks)
         say(f"wrote {n:,} trace events to {output}")
 
@@ -529,7 +537,11 @@ def batch(
 
     def run() -> None:
         profs = _profiles(profile, profile_file)
-        paths, own = exclude_output(expand_inputs(inputs), output)
+        found, skipped = scan_inputs(inputs)
+        if skipped:
+            say(f"xpfotrace: note: skipped {len(skipped)} file(s) that are not traces: "
+                + ", ".join(skipped))
+        paths, own = exclude_output(found, output)
         for p in own:
             say(f"xpfotrace: note: {p} is the output of this batch: not read as a trace")
         if not paths:
@@ -576,6 +588,7 @@ def report(
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
     trust_cpus: TrustOpt = False,
+    buffer: BufferOpt = None,
     window: WindowOpt = None,
     only: OnlyOpt = None,
 ) -> None:
@@ -590,7 +603,7 @@ def report(
         base = parse_seconds(baseline_sys) if baseline_sys is not None else None
         check_output(output, [trace])
         focus, tasks = _focus(window, only)
-        tr = _load(trace, fmt, trim, focus, trust_cpus)
+        tr = _load(trace, fmt, trim, focus, trust_cpus, buffer)
         res = None
         if sweep:
             res = run_sweep(tr, profs[0], strategies=DEFAULT_STRATEGIES, bounds=bounds,

@@ -18,7 +18,9 @@ from .focus import Only, Window
 from .hardware import Profile
 from .trace import read_trace
 
-#: Suffixes of files a directory input contributes.
+#: Suffixes of files a directory input always contributes (a bad one gets an error row);
+#: its other files are read when their content is a trace (``perf.data.old``, a tracefs
+#: dump without a suffix) and listed as skipped otherwise.
 TRACE_SUFFIXES = (".parquet", ".txt", ".trace", ".dat", ".data", ".zst", ".gz", ".xz")
 
 COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -31,9 +33,28 @@ COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
 }
 
 
-def expand_inputs(inputs: Iterable[str]) -> list[str]:
-    """Files, directories (their trace files, not recursive) and globs, in order, unique."""
+def _is_trace(path: str) -> bool:
+    """Whether the content of ``path`` is a trace of a known format, as ``convert``
+    detects it (Parquet, trace.dat, perf.data or trace text; compressed or not)."""
+    from converters import detect_format
+
+    try:
+        detect_format(path)
+    except XpfoError:
+        return False
+    return True
+
+
+def scan_inputs(inputs: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Files, directories (not recursive) and globs, in order, unique; and the files of
+    the directories that were skipped.
+
+    A directory contributes its files with a trace suffix (:data:`TRACE_SUFFIXES`) and
+    every other file whose content is a trace (detected as ``convert`` does); the rest
+    are skipped. Files and glob matches named on the command line are always taken.
+    """
     out: list[str] = []
+    skipped: list[str] = []
     for item in inputs:
         if any(ch in item for ch in "*?["):
             matches = sorted(glob.glob(item))
@@ -41,11 +62,19 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
                 raise UsageError(f"no file matches {item!r}")
             out.extend(matches)
         elif os.path.isdir(item):
-            out.extend(sorted(str(p) for p in Path(item).iterdir()
-                              if p.is_file() and p.name.endswith(TRACE_SUFFIXES)))
+            for p in sorted(str(p) for p in Path(item).iterdir() if p.is_file()):
+                if p.endswith(TRACE_SUFFIXES) or _is_trace(p):
+                    out.append(p)
+                else:
+                    skipped.append(p)
         else:
             out.append(item)
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys(out)), list(dict.fromkeys(skipped))
+
+
+def expand_inputs(inputs: Iterable[str]) -> list[str]:
+    """The trace files of ``inputs`` (:func:`scan_inputs` without the skipped list)."""
+    return scan_inputs(inputs)[0]
 
 
 def exclude_output(paths: list[str], output: str) -> tuple[list[str], list[str]]:

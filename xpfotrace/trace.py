@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import schema
-from .errors import InputError
+from .errors import InputError, UsageError
 from .traceinfo import TraceInfo
 
 DEFAULT_CHUNK_BYTES = 16 << 20
@@ -263,12 +263,15 @@ def _codes(col: pa.ChunkedArray) -> Codes:
 
 
 def read_trace(path: str, fmt: str | None = None, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-               progress: ProgressFn | None = None, trust_cpus: bool = False) -> Trace:
+               progress: ProgressFn | None = None, trust_cpus: bool = False,
+               buffer: str | None = None) -> Trace:
     """Any supported input: a converted Parquet file or a raw trace (converted in memory).
 
     Events on implausible CPU numbers are set aside with a warning
     (``converters/sanity.py``) unless ``trust_cpus``; a Parquet file is read as
-    converted.
+    converted. ``buffer`` chooses one trace buffer (tracefs instance) of a trace.dat
+    file that holds several (``"top"``: the top level); a Parquet file converted from
+    another buffer is refused.
     """
     # converters import xpfotrace's core types, so import them here, not at module level
     from converters import open_trace
@@ -276,19 +279,26 @@ def read_trace(path: str, fmt: str | None = None, *, chunk_bytes: int = DEFAULT_
 
     path = str(path)
     if fmt in (None, "parquet") and is_parquet(path):
-        return read_parquet(path)
+        tr = read_parquet(path)
+        recorded = tr.info.extra.get("buffer", "top")
+        if buffer is not None and (buffer or "top") != recorded:
+            raise UsageError(f"{path}: converted from trace buffer {recorded!r}, "
+                             f"not {buffer!r}")
+        return tr
     if fmt is None:
         read_head(path, 1)  # clear error for missing / unreadable files
     tables, info = open_trace(path, fmt, chunk_bytes=chunk_bytes, progress=progress,
-                              trust_cpus=trust_cpus)
+                              trust_cpus=trust_cpus, buffer=buffer)
     table = pa.concat_tables(list(tables))
     df = pl.from_arrow(table)
     assert isinstance(df, pl.DataFrame)
     return Trace(df=df, info=info)
 
 
-def load(path: str, fmt: str | None = None) -> pl.LazyFrame:
-    """The events of any supported input as a LazyFrame (Parquet is scanned lazily)."""
-    if fmt in (None, "parquet") and is_parquet(str(path)) and not _is_stream(str(path)):
+def load(path: str, fmt: str | None = None, *, buffer: str | None = None) -> pl.LazyFrame:
+    """The events of any supported input as a LazyFrame (Parquet is scanned lazily;
+    ``buffer`` as for :func:`read_trace`)."""
+    if (fmt in (None, "parquet") and buffer is None and is_parquet(str(path))
+            and not _is_stream(str(path))):
         return pl.scan_parquet(str(path))
-    return read_trace(path, fmt).df.lazy()
+    return read_trace(path, fmt, buffer=buffer).df.lazy()

@@ -133,6 +133,11 @@ class TraceInfo:
                        + (skew if self.skew_ns else "")
                        + "; --trim-to-common-window starts the replay where all CPUs have "
                        "events")
+        if self.extra.get("buffer_choice"):
+            out.append(f"the trace.dat file holds several trace buffers with page-allocation "
+                       f"events: {self.extra['buffer_choice']}; read "
+                       f"{self.extra.get('buffer', '?')!r}, the one with the most "
+                       "(--buffer NAME reads another)")
         if self.out_of_order:
             out.append(f"{self.out_of_order:,} event(s) have a timestamp below the previous "
                        "one of their CPU: replayed in (ts, seq) order")
