@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from xpfotrace.errors import InputError, UsageError
-from xpfotrace.trace import DEFAULT_CHUNK_BYTES, ProgressFn
+from xpfotrace.reading import DEFAULT_CHUNK_BYTES, ProgressFn
 from xpfotrace.traceinfo import TraceInfo
 
 from . import perf_script, perfdata, textfast, tracecmd_text, tracedat, tracefs_text

@@ -43,6 +43,7 @@ import pyarrow.compute as pc
 from xpfotrace.traceinfo import MAX_CPUS, TraceInfo
 
 from .binfile import BinaryFormatError
+from .events import MAX_ORDER, PAGE_EVENTS
 
 I64 = npt.NDArray[np.int64]
 BOOL = npt.NDArray[np.bool_]
@@ -243,7 +244,6 @@ def bad_orders(table: pa.Table) -> BOOL:
     """Rows of page events whose order is outside 0..MAX_ORDER (the text converters
     skip such lines as malformed; 2^order frames of a corrupted order would not fit in
     memory)."""
-    from .textbase import MAX_ORDER, PAGE_EVENTS  # textbase imports this module
 
     order = table.column("order")
     page = pc.is_in(table.column("event"), value_set=pa.array(PAGE_EVENTS))

@@ -21,15 +21,14 @@ from polars.datatypes import IntegerType
 
 from xpfotrace import schema
 from xpfotrace.errors import InputError
-from xpfotrace.trace import DEFAULT_CHUNK_BYTES, ProgressFn
+from xpfotrace.reading import DEFAULT_CHUNK_BYTES, ProgressFn
 from xpfotrace.traceinfo import TraceInfo
 
 from . import textfast
 from .compression import CountingReader
+from .events import MAX_ORDER, PAGE_EVENTS
 from .sanity import CpuCheck
 from .textfast import ROWS_SCHEMA
-
-MAX_ORDER = 20  # larger orders are malformed lines, not huge pages
 
 # Lines that are legitimately not events in any text format (also the lines of the
 # event above them: perf script's callchain entries, "\tADDR SYMBOL (DSO)"; the frames
@@ -214,8 +213,6 @@ def no_page_events(path: str, events: int, where: str = "") -> InputError:
                       + ", ".join(f"kmem:{e}" for e in PAGE_ALLOCATION_EVENTS)
                       + " and sched:sched_switch")
 
-PAGE_EVENTS = ("mm_page_alloc", "mm_page_free", "mm_page_free_batched",
-               "mm_page_alloc_zone_locked", "mm_page_pcpu_drain")
 
 _SW_RAW_PREV = r"prev_comm=(?P<c>.*?) prev_pid=(?P<p>-?\d+)"
 _SW_RAW_NEXT = r"next_comm=(?P<c>.*?) next_pid=(?P<p>-?\d+)"

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import stat
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,10 +17,8 @@ import pyarrow.parquet as pq
 
 from . import schema
 from .errors import InputError, UsageError
+from .reading import DEFAULT_CHUNK_BYTES, ProgressFn
 from .traceinfo import TraceInfo
-
-DEFAULT_CHUNK_BYTES = 16 << 20
-ProgressFn = Callable[[int], None]
 
 #: Columns whose dictionary codes a Parquet file gives for free (few distinct values).
 CODED_COLUMNS: tuple[str, ...] = ("event", "gfp_flags")
