@@ -160,3 +160,13 @@ def test_capture_records_the_workload_tree(tmp_path: Path) -> None:
     every = replay(tr, strategies="sync").strategies["sync"]
     assert mine["user_allocs"] <= every["user_allocs"]
     assert saved.stat().st_size > 0
+
+
+def test_whole_lines_never_cut_a_line(tmp_path: Path) -> None:
+    from xpfotrace.capture import _whole_lines
+
+    f = tmp_path / "t"
+    f.write_bytes(b"alpha\nbe\ngamma delta\nno newline")
+    pieces = list(_whole_lines(str(f), size=4))
+    assert b"".join(pieces) == f.read_bytes()
+    assert all(p.endswith(b"\n") for p in pieces[:-1] if p)

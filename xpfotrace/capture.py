@@ -228,14 +228,23 @@ def workload_tree(trace_file: str, roots: set[int]) -> list[int]:
     """``roots`` and every task forked from them (transitively) in the trace, from its
     sched_process_fork events (in time order: a parent forks before its child does)."""
     tree = set(roots)
-    with open(trace_file, "rb") as fh:
-        for line in fh:
-            if b"sched_process_fork" not in line:
-                continue
-            m = _FORK.search(line)
-            if m and int(m.group(1)) in tree:
+    for text in _whole_lines(trace_file):  # the regex finds the fork lines in each piece
+        for m in _FORK.finditer(text):
+            if int(m.group(1)) in tree:
                 tree.add(int(m.group(2)))
     return sorted(tree)
+
+
+def _whole_lines(path: str, size: int = 1 << 24) -> Iterator[bytes]:
+    """The file in pieces of about ``size`` bytes, each ending at a line's end."""
+    tail = b""
+    with open(path, "rb") as fh:
+        while piece := fh.read(size):
+            text = tail + piece
+            cut = text.rfind(b"\n") + 1
+            tail = text[cut:]
+            yield text[:cut]
+    yield tail
 
 
 def _named(info: TraceInfo) -> TraceInfo:

@@ -173,6 +173,14 @@ def _focus(window: str | None, only: str | None) -> tuple[Window | None, Only | 
     return (Window.parse(window) if window else None, Only.parse(only) if only else None)
 
 
+def _load_focused(path: str, fmt: str | None, trim: bool, trust_cpus: bool,
+                  buffer: str | None, window: str | None, only: str | None
+                  ) -> tuple[Trace, Only | None]:
+    """The trace as the common options ask (--window applied), and the --only tasks."""
+    focus, tasks = _focus(window, only)
+    return _load(path, fmt, trim, focus, trust_cpus, buffer), tasks
+
+
 def _load(path: str, fmt: str | None, trim: bool, window: Window | None = None,
           trust_cpus: bool = False, buffer: str | None = None) -> Trace:
     progress, bar = _progress(path, "read", fmt)
@@ -220,6 +228,9 @@ TrustOpt = Annotated[bool, typer.Option(
     "--trust-cpus", help="Keep events on CPU numbers that look corrupted (beyond the "
     "header's count, or a rare CPU far above the others; 65536 and up are always set "
     "aside).")]
+BaselineOpt = Annotated[str | None, typer.Option(
+    "--baseline-sys", help="Kernel CPU seconds of the traced workload "
+    "(default: recorded by 'capture').")]
 TrimOpt = Annotated[bool, typer.Option(
     "--trim-to-common-window",
     help="Start the replay at the latest first timestamp of any CPU (after an overflow).")]
@@ -303,8 +314,7 @@ def replay(
         chosen = parse_strategies(strategies)
         if by not in (None, "comm", "pid"):
             raise UsageError("--by takes 'comm' or 'pid'")
-        focus, tasks = _focus(window, only)
-        tr = _load(trace, fmt, trim, focus, trust_cpus, buffer)
+        tr, tasks = _load_focused(trace, fmt, trim, trust_cpus, buffer, window, only)
         rep = Replayer(tr, tasks)
         result = rep.run(cpus, chosen)
         attribution = {s.name: rep.requests_by(s, by).to_dicts() for s in chosen} if by else {}
@@ -357,9 +367,7 @@ def compare(
         "--profile", "-p", help="Profile name or unique part of it ('8160'); repeat. Shipped: "
         + PROFILE_NAMES + ".")],
     profile_file: ProfileFileOpt = None,
-    baseline_sys: Annotated[str | None, typer.Option(
-        "--baseline-sys", help="Kernel CPU seconds of the traced workload "
-        "(default: recorded by 'capture').")] = None,
+    baseline_sys: BaselineOpt = None,
     strategies: StrategiesOpt = None,
     sensitivity: Annotated[bool, typer.Option(
         "--sensitivity", help="Vary each cost parameter x0.5 and x2 (one at a time): the "
@@ -378,8 +386,7 @@ def compare(
         chosen = parse_strategies(strategies)
         profs = _profiles(profile, profile_file)
         base = parse_seconds(baseline_sys) if baseline_sys is not None else None
-        focus, tasks = _focus(window, only)
-        tr = _load(trace, fmt, trim, focus, trust_cpus, buffer)
+        tr, tasks = _load_focused(trace, fmt, trim, trust_cpus, buffer, window, only)
         rep = Replayer(tr, tasks)
         # large projections take seconds each: a bar on a terminal (none when piped)
         with tqdm(total=len(profs), unit="profile", desc="compare", file=sys.stderr,
@@ -412,9 +419,7 @@ def sweep(
         "deferred+batch; 'all': the eight XPFO strategies); bounds apply to the deferred "
         "ones.")] = None,
     profile_file: ProfileFileOpt = None,
-    baseline_sys: Annotated[str | None, typer.Option(
-        "--baseline-sys", help="Kernel CPU seconds of the traced workload "
-        "(default: recorded by 'capture').")] = None,
+    baseline_sys: BaselineOpt = None,
     output: Annotated[str | None, typer.Option(
         "--output", "-o", help="Also write the rows to this Parquet file.")] = None,
     as_json: JsonOpt = False,
@@ -437,8 +442,7 @@ def sweep(
         total = len(combinations(chosen, bounds, ceilings))
         if output is not None:
             check_output(output, [trace])
-        focus, tasks = _focus(window, only)
-        tr = _load(trace, fmt, trim, focus, trust_cpus, buffer)
+        tr, tasks = _load_focused(trace, fmt, trim, trust_cpus, buffer, window, only)
         with tqdm(total=total, unit="combination", desc="sweep", file=sys.stderr,
                   disable=None, leave=False) as bar:
             res = run_sweep(tr, prof, strategies=chosen, bounds=bounds, ceilings=ceilings,
@@ -477,8 +481,7 @@ def export(
 
     def run() -> None:
         check_output(output, [trace])
-        focus, tasks = _focus(window, only)
-        tr = _load(trace, fmt, trim, focus, trust_cpus, buffer)
+        tr, tasks = _load_focused(trace, fmt, trim, trust_cpus, buffer, window, only)
         n = run_export(tr, output, strategy, cpus, [trace], only=tasks)
         say(f"wrote {n:,} trace events to {output}")
 
@@ -582,9 +585,7 @@ def report(
         "--bound", help="Bounds of the --sweep (none: no bound).")] = "none,100us,1ms,10ms",
     ceiling: Annotated[str, typer.Option(
         "--ceiling", help="Flush ceilings of the --sweep.")] = "16,33,64",
-    baseline_sys: Annotated[str | None, typer.Option(
-        "--baseline-sys", help="Kernel CPU seconds of the traced workload "
-        "(default: recorded by 'capture').")] = None,
+    baseline_sys: BaselineOpt = None,
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
     trust_cpus: TrustOpt = False,
@@ -602,8 +603,7 @@ def report(
         bounds, ceilings = parse_bounds(bound), parse_ceilings(ceiling)
         base = parse_seconds(baseline_sys) if baseline_sys is not None else None
         check_output(output, [trace])
-        focus, tasks = _focus(window, only)
-        tr = _load(trace, fmt, trim, focus, trust_cpus, buffer)
+        tr, tasks = _load_focused(trace, fmt, trim, trust_cpus, buffer, window, only)
         res = None
         if sweep:
             res = run_sweep(tr, profs[0], strategies=DEFAULT_STRATEGIES, bounds=bounds,

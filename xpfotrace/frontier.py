@@ -93,18 +93,19 @@ def combinations(strategies: list[strat.Strategy], bounds: list[int | None],
 
 def pareto(cost: list[int], window: list[int]) -> list[bool]:
     """True where no other point has cost <= and window <= with one of them smaller."""
+    # by (cost, window), every point before another distinct one is no worse in cost; so
+    # a point is dominated when an earlier distinct point's window is no longer (equal
+    # points share their verdict)
     order = sorted(range(len(cost)), key=lambda i: (cost[i], window[i]))
     out = [False] * len(cost)
-    best: int | None = None
-    for i in order:  # by cost: on the frontier when its window beats all cheaper ones
-        if best is None or window[i] < best:
-            out[i] = True
-            best = window[i]
-    # equal points are all on it
-    for i in order:
-        if not out[i]:
-            out[i] = any(out[j] and cost[j] == cost[i] and window[j] == window[i]
-                         for j in order)
+    best: int | None = None  # shortest window of the distinct points seen before
+    for k, i in enumerate(order):
+        prev = order[k - 1] if k else None
+        if prev is not None and (cost[prev], window[prev]) == (cost[i], window[i]):
+            out[i] = out[prev]
+            continue
+        out[i] = best is None or window[i] < best
+        best = window[i] if best is None else min(best, window[i])
     return out
 
 

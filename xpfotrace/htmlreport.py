@@ -21,6 +21,7 @@ from .focus import Only
 from .frontier import SweepResult
 from .hardware import Profile
 from .output import atomic_path
+from .report import cell, pct
 from .trace import Trace
 
 
@@ -41,10 +42,6 @@ def plot_text(text: str | None) -> str:
     shown = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
                     for ch in text)
     return shown.replace("$", r"\$")  # matplotlib then shows every $ as it is
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else format(value, ".2%")
 
 
 def _cost_plot(plt: Any, profiles: dict[str, dict[str, Any]], names: list[str]) -> str:
@@ -194,19 +191,11 @@ _COUNTER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("window_max_ns", "max ms"))
 
 
-def _cell(key: str, value: Any) -> str:
-    if value is None:
-        return "-"
-    if key.endswith("_ns"):
-        return f"{value / 1e6:.3f}"
-    return f"{value:,}"
-
-
 def _counters_table(counters: dict[str, dict[str, Any]], cpus: int) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h in _COUNTER_COLUMNS)
     rows = "".join(
         f"<tr><td>{html.escape(name)}</td>"
-        + "".join(f"<td>{_cell(k, c.get(k))}</td>" for k, _ in _COUNTER_COLUMNS) + "</tr>"
+        + "".join(f"<td>{cell(k, c.get(k))}</td>" for k, _ in _COUNTER_COLUMNS) + "</tr>"
         for name, c in counters.items())
     return (f"<h2>Counters ({cpus} CPUs, as traced)</h2><table><tr><th>strategy</th>{head}"
             f"</tr>{rows}</table><p>full: requests of more pages than the flush ceiling (or "
@@ -282,7 +271,7 @@ def build(trace: Trace, profiles: list[Profile], title: str, top: int = 15,
             + "".join(f"<td>{e['strategies'][s]['cost_ns'][k] / 1e9:.4f}</td>"
                       for k in ("local", "pte", "remote"))
             + f"<td>{e['strategies'][s]['added_cpu_ns'] / 1e9:.4f}</td>"
-            f"<td>{_pct(e['strategies'][s]['overhead'])}</td></tr>"
+            f"<td>{pct(e['strategies'][s]['overhead'])}</td></tr>"
             for p, e in cmp.profiles.items() for s in names)
         table += ("<h2>Costs</h2><table><tr><th>profile</th><th>strategy</th><th>local s</th>"
                   "<th>pte s</th><th>remote s</th><th>added s</th><th>overhead</th></tr>"

@@ -43,7 +43,8 @@ LEGEND = (
 )
 
 
-def _cell(key: str, value: int | None) -> str:
+def cell(key: str, value: int | None) -> str:
+    """A counter as a table shows it: ns as ms, counts with separators, None as '-'."""
     if value is None:
         return "-"
     if key.endswith("_ns"):
@@ -113,7 +114,7 @@ def render(result: ReplayResult) -> str:
     rows = [["strategy", *[h for _, h in _COLUMNS]]]
     for name in order:
         c = result.strategies[name]
-        rows.append([name, *[_cell(k, c.get(k)) for k, _ in _COLUMNS]])
+        rows.append([name, *[cell(k, c.get(k)) for k, _ in _COLUMNS]])
     return "\n".join([head, observed, check, proj, "", table(rows), "", LEGEND])
 
 
@@ -145,7 +146,7 @@ def ordered(names: list[str]) -> list[str]:
     return out + [n for n in names if n not in out]
 
 
-def _pct(value: float | None) -> str:
+def pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.2%}"
 
 
@@ -180,10 +181,10 @@ def render_comparison(cmp: Comparison, trace_facts: dict[str, Any]) -> str:
             remote = (c["remote_invlpg_pages"] + c["remote_full_flushes"] if bcast
                       else c["ipis"])
             row = [name, f"{parts['local'] / 1e9:.4f}", f"{parts['pte'] / 1e9:.4f}",
-                   f"{parts['remote'] / 1e9:.4f}", added, _pct(c["overhead"]),
+                   f"{parts['remote'] / 1e9:.4f}", added, pct(c["overhead"]),
                    f"{remote:,}", f"{c['remote_full_flushes']:,}",
-                   _cell("bounded_flushes", c.get("bounded_flushes")),
-                   _cell("window_p99_ns", c.get("window_p99_ns"))]
+                   cell("bounded_flushes", c.get("bounded_flushes")),
+                   cell("window_p99_ns", c.get("window_p99_ns"))]
             if sens:
                 sv = c["sensitivity"]
                 lo, hi = sv["overhead"]["min"], sv["overhead"]["max"]
@@ -191,7 +192,7 @@ def render_comparison(cmp: Comparison, trace_facts: dict[str, Any]) -> str:
                     rng = (f"{sv['added_cpu_ns']['min'] / 1e9:.4f}.."
                            f"{sv['added_cpu_ns']['max'] / 1e9:.4f} s")
                 else:
-                    rng = f"{_pct(lo)}..{_pct(hi)}"
+                    rng = f"{pct(lo)}..{pct(hi)}"
                 row += [rng, sv["most_sensitive"] or "-"]
             rows.append(row)
         blocks.append(title + "\n" + table(rows))
@@ -224,9 +225,9 @@ def render_sweep(res: SweepResult) -> str:
              "win max ms"]]
     for r in res.frame.sort("added_cpu_ns", "strategy").iter_rows(named=True):
         rows.append(["*" if r["frontier"] else "", r["strategy"],
-                     f"{r['added_cpu_ns'] / 1e9:.4f}", _pct(r["overhead"]),
-                     _cell("bounded_flushes", r["bounded_flushes"]),
-                     *(_cell(k, r[k]) for k in ("window_p50_ns", "window_p99_ns",
+                     f"{r['added_cpu_ns'] / 1e9:.4f}", pct(r["overhead"]),
+                     cell("bounded_flushes", r["bounded_flushes"]),
+                     *(cell(k, r[k]) for k in ("window_p50_ns", "window_p99_ns",
                                                 "window_max_ns"))])
     front = res.frontier
     foot = (f"* on the Pareto frontier ({len(front)} of {res.frame.height}): no other setting "

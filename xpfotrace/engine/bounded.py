@@ -19,7 +19,6 @@ counted per segment as in ``remote`` (the CPU's own requests subtracted).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +26,7 @@ import numpy.typing as npt
 
 from .prepare import cpu_sort_key
 from .projection import I64, Projection, Timeline
-from .remote import DeferredCounters, nearest_rank
+from .remote import DeferredCounters, log_grid, nearest_rank
 
 
 def _cum0(w: I64) -> I64:
@@ -264,7 +263,7 @@ def _counters(v: _Virtual, s: _Segments | None,
     windows = int(v.others(s.cpu, s.lo, s.hi).sum())
     if windows == 0:
         return DeferredCounters(flushes, 0, total, None, None, None), bounded
-    w_max = int((s.end - v.t[v.first_other(s.cpu, s.lo)]).max())
+    w_max = _max_window(v, s)
     wants = [nearest_rank(p, windows) + 1 for p in (50, 99)]
     found = _listed(v, s, wants)
     p50, p99 = found if found is not None else [_select(v, s, k, w_max) for k in wants]
@@ -279,7 +278,10 @@ def bounded_window_cdf(tl: Timeline, proj: Projection, bound: int,
         return [], []
     if int(v.others(s.cpu, s.lo, s.hi).sum()) == 0:
         return [], []
-    hi = max(int((s.end - v.t[v.first_other(s.cpu, s.lo)]).max()), 2)
-    xs = sorted({round(10 ** (k * math.log10(hi) / (points - 1))) for k in range(points)}
-                | {0, hi})
+    xs = log_grid(_max_window(v, s), points)
     return xs, [_count_le(v, s, x) for x in xs]
+
+
+def _max_window(v: _Virtual, s: _Segments) -> int:
+    """The longest window: each flush's end minus its first other-CPU request."""
+    return int((s.end - v.t[v.first_other(s.cpu, s.lo)]).max())

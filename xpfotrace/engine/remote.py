@@ -683,7 +683,12 @@ def window_cdf(tl: Timeline, proj: Projection, points: int) -> tuple[list[int], 
     _, windows, w_max = wd.totals()
     if windows == 0:
         return [], []
-    hi = max(w_max, 2)
-    xs = sorted({round(10 ** (k * math.log10(hi) / (points - 1))) for k in range(points)}
-                | {0, hi})
+    xs = log_grid(w_max, points)
     return xs, [wd.count_le(x) for x in xs]
+
+
+def log_grid(w_max: int, points: int) -> list[int]:
+    """About ``points`` integer x values, log-spaced from 1 to the largest window, and 0."""
+    hi = max(w_max, 2)
+    return sorted({round(10 ** (k * math.log10(hi) / (points - 1))) for k in range(points)}
+                  | {0, hi})

@@ -307,8 +307,8 @@ class Replayer:
         flushes = np.zeros(n, dtype=np.int64)
         forced = np.zeros(n, dtype=np.int64)
         if seg is not None:
-            np.add.at(flushes, seg.cpu, 1)
-            np.add.at(forced, seg.cpu[seg.bounded], 1)
+            flushes = np.bincount(seg.cpu, minlength=n)
+            forced = np.bincount(seg.cpu[seg.bounded], minlength=n)
         for c in own:
             c["remote_full_flushes"] = int(flushes[c["cpu"]])
             c["bounded_flushes"] = int(forced[c["cpu"]])
