@@ -61,7 +61,7 @@ elif kind == "project":
     n = tr.df.height
 elif kind == "sweep":  # 3 bounds x 3 ceilings of deferred+batch, on argv[3] CPUs
     from dataclasses import replace
-    from xpfotrace.frontier import sweep
+    from xpfotrace.costing.sweep import sweep
     tr = xpfotrace.read_trace(path)
     rep = Replayer(tr)
     prof = replace(xpfotrace.find_profiles(["3550"])[0], cpus=int(sys.argv[3]) or tr.info.cpus)

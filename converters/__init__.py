@@ -13,37 +13,23 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from xpfotrace.errors import InputError, UsageError
-from xpfotrace.reading import DEFAULT_CHUNK_BYTES, ProgressFn
-from xpfotrace.traceinfo import TraceInfo
+from xpfotrace.core.errors import InputError, UsageError
+from xpfotrace.core.reading import DEFAULT_CHUNK_BYTES, ProgressFn
+from xpfotrace.core.traceinfo import TraceInfo
 
-from . import perf_script, perfdata, textfast, tracecmd_text, tracedat, tracefs_text
-from .compression import CountingReader, read_head
-from .textbase import PAGE_ALLOCATION_EVENTS, TextFormat, no_page_events, read_text
+from .binary import perfdata, tracedat
+from .compression import read_head
+from .text import perf_script, tracecmd, tracefs
+from .text.base import PAGE_ALLOCATION_EVENTS, TextFormat, no_page_events, read_text
 
 TEXT_FORMATS: dict[str, TextFormat] = {
-    "tracefs": tracefs_text.FORMAT,
-    "trace-cmd": tracecmd_text.FORMAT,
+    "tracefs": tracefs.FORMAT,
+    "trace-cmd": tracecmd.FORMAT,
     "perf-script": perf_script.FORMAT,
 }
 FORMAT_NAMES: tuple[str, ...] = (*TEXT_FORMATS, "trace.dat", "perf.data")
 
-__all__ = ["FORMAT_NAMES", "TEXT_FORMATS", "detect_format", "open_trace",
-           "will_compile_parser"]
-
-
-def will_compile_parser(path: str, fmt: str | None = None) -> bool:
-    """True when reading ``path`` will first compile the text kernel (once per install)."""
-    try:
-        name = fmt or detect_format(path)
-        text = TEXT_FORMATS.get(name)
-        if text is None or text.kernel is None:
-            return False
-        with CountingReader(path) as reader:
-            size = reader.size_estimate
-    except InputError:
-        return False
-    return textfast.wanted(size) and textfast.will_compile()
+__all__ = ["FORMAT_NAMES", "TEXT_FORMATS", "detect_format", "open_trace"]
 
 
 def _looks_binary(head: bytes) -> bool:

@@ -18,7 +18,7 @@ from typing import IO, BinaryIO, cast
 
 import zstandard
 
-from xpfotrace.errors import InputError
+from xpfotrace.core.errors import InputError
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GZIP_MAGIC = b"\x1f\x8b"

@@ -40,10 +40,10 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from xpfotrace.traceinfo import MAX_CPUS, TraceInfo
+from xpfotrace.core.events import MAX_ORDER, PAGE_EVENTS
+from xpfotrace.core.traceinfo import MAX_CPUS, TraceInfo
 
-from .binfile import BinaryFormatError
-from .events import MAX_ORDER, PAGE_EVENTS
+from .binary.binfile import BinaryFormatError
 
 I64 = npt.NDArray[np.int64]
 BOOL = npt.NDArray[np.bool_]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from xpfotrace import gfp
-from xpfotrace.engine.prepare import KTHREAD_PREFIXES
+from xpfotrace.core import gfp
+from xpfotrace.engine.classify import KTHREAD_PREFIXES
 
 FULL = "FULL"
 CEILING = 33

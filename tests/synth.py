@@ -7,9 +7,9 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from xpfotrace.schema import EVENT_SCHEMA
+from xpfotrace.core.schema import EVENT_SCHEMA
+from xpfotrace.core.traceinfo import TraceInfo
 from xpfotrace.trace import Trace
-from xpfotrace.traceinfo import TraceInfo
 
 USER = "GFP_HIGHUSER_MOVABLE|__GFP_COMP"
 USER_ZERO = "GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP"

@@ -9,8 +9,9 @@ import pytest
 import zstandard
 from typer.testing import CliRunner
 
-from converters import binfile, textbase
 from xpfotrace.cli import app
+from xpfotrace.converters.binary import binfile
+from xpfotrace.converters.text import base as textbase
 
 DAT = Path(__file__).parent / "fixtures" / "golden" / "py-1s.dat"
 

@@ -120,7 +120,7 @@ def test_quiet_verbose_and_profile_names_in_help(tmp_path: Path) -> None:
 
 
 def test_tables_fit_the_width_without_breaking_numbers() -> None:
-    from xpfotrace.report import table
+    from xpfotrace.render.tables import table
 
     rows = [["strategy", "requests", "remote full flushes", "win p99 (ms)"],
             ["deferred+batch@bound=100us@ceiling=16", "1,234,567", "5", "0.100"]]
@@ -139,14 +139,14 @@ def test_help_loads_no_heavy_module() -> None:
     import sys
 
     code = ("import sys, xpfotrace.cli; print(sorted(m for m in ('polars', 'pyarrow', "
-            "'numpy', 'converters') if m in sys.modules))")
+            "'numpy', 'xpfotrace.converters', 'xpfotrace.engine') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"
-    from converters import FORMAT_NAMES
-    from xpfotrace import cli
+    from xpfotrace.cli import _options
+    from xpfotrace.converters import FORMAT_NAMES
 
-    assert tuple(FORMAT_NAMES) == cli.FORMAT_NAMES
+    assert tuple(FORMAT_NAMES) == _options.FORMAT_NAMES
 
 
 def test_buffer_option_and_batch_skips_by_content(tmp_path: Path) -> None:

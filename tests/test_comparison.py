@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from xpfotrace import read_trace, replay
 from xpfotrace.cli import app
-from xpfotrace.comparison import compare
-from xpfotrace.cost import added_cpu_ns
-from xpfotrace.hardware import find_profiles
+from xpfotrace.costing.compare import compare
+from xpfotrace.costing.cost import added_cpu_ns
+from xpfotrace.costing.hardware import find_profiles
 
 SAMPLE = Path(__file__).parent.parent / "sample_traces" / "hackbench-1s.ftrace.txt.zst"
 runner = CliRunner()

@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 import zstandard
 
-from converters import detect_format, open_trace
 from xpfotrace import InputError, read_trace, replay
+from xpfotrace.converters import detect_format, open_trace
 
 HERE = Path(__file__).parent
 REAL = HERE / "fixtures" / "real"

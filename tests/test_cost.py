@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from xpfotrace.cost import Cost, added_cpu_ns, cost, overhead
-from xpfotrace.hardware import Profile
+from xpfotrace.costing.cost import Cost, added_cpu_ns, cost, overhead
+from xpfotrace.costing.hardware import Profile
 
 P = Profile(name="t", cpus=4, invlpg_ns=10, flush_call_ns=7, full_flush_ns=1000,
             pte_write_ns=3, cacheline_ns=40, ipi_base_ns=500, ipi_per_target_ns=50,

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from xpfotrace import UsageError, convert, read_trace, replay
 from xpfotrace.cli import app
-from xpfotrace.traceinfo import MAX_CPUS
+from xpfotrace.core.traceinfo import MAX_CPUS
 
 HERE = Path(__file__).parent
 SAMPLES = HERE.parent / "sample_traces"
@@ -96,7 +96,7 @@ def test_rows_held_too_long_are_decided_early(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Past HOLD_ROWS held rows, CPUs still in question are set aside from there on
     (memory stays bounded); here that is the same decision as at the end."""
-    from converters import sanity
+    from xpfotrace.converters import sanity
 
     lines = _lines(FORKS_TEXT)[:30_000]
     i = _event_line(lines, "[001]", after=20)
@@ -183,7 +183,7 @@ def test_cpus_in_the_millions_is_a_usage_error() -> None:
 
 def _perf_samples(data: bytes) -> tuple[int, np.ndarray]:
     """The data section's offset and the file offsets of its sample records."""
-    from converters.perfdata import REC_SAMPLE, _record_positions
+    from xpfotrace.converters.binary.perfdata import REC_SAMPLE, _record_positions
 
     _, _, _, _, _, data_off, data_len, _, _ = struct.unpack_from("<8sQQQQQQQQ", data, 0)
     d = np.frombuffer(data, np.uint8, count=data_len, offset=data_off)
@@ -222,9 +222,9 @@ def test_perf_data_sample_on_a_corrupted_cpu(tmp_path: Path, perf_raw: bytes,
 def test_binary_record_with_an_absurd_order_is_skipped(tmp_path: Path) -> None:
     """SYNTHETIC: one mm_page_alloc record's order set to 40 (2^40 frames) in an
     uncompressed trace.dat: skipped as malformed with its offset, not 8 TiB of frames."""
-    from converters import tracedat
-    from converters.rawevents import read_int
-    from converters.ringbuffer import decode_pages
+    from xpfotrace.converters.binary import tracedat
+    from xpfotrace.converters.binary.rawevents import read_int
+    from xpfotrace.converters.binary.ringbuffer import decode_pages
 
     with open(BIN / "v7none.dat.zst", "rb") as fh:
         data = bytearray(zstandard.ZstdDecompressor().stream_reader(fh).read())

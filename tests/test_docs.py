@@ -18,7 +18,7 @@ def _at_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
 
 
-@pytest.mark.parametrize("module", ["xpfotrace", "xpfotrace.fleet", "xpfotrace.engine.replay"])
+@pytest.mark.parametrize("module", ["xpfotrace", "xpfotrace.fleet.batch", "xpfotrace.engine.replay"])
 def test_module_doctests(module: str) -> None:
     mod = importlib.import_module(module)
     res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from xpfotrace import batch, read_trace, replay
 from xpfotrace.cli import app
-from xpfotrace.fleet import expand_inputs
+from xpfotrace.fleet.batch import expand_inputs
 
 SAMPLES = Path(__file__).parent.parent / "sample_traces"
 runner = CliRunner()
@@ -79,7 +79,7 @@ def test_one_bad_file_fails_alone_and_summary_is_written(
     error row; the other trace's rows and the summary are written."""
     import sys
 
-    batch_mod = sys.modules["xpfotrace.fleet"]
+    batch_mod = sys.modules["xpfotrace.fleet.batch"]
 
     good = tmp_path / "good.txt.zst"
     good.write_bytes((SAMPLES / "hackbench-1s.ftrace.txt.zst").read_bytes())

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from xpfotrace import read_trace, replay
 from xpfotrace.cli import app
+from xpfotrace.core.errors import UsageError
 from xpfotrace.engine.replay import Replayer
-from xpfotrace.errors import UsageError
 from xpfotrace.focus import Only, Window
 from xpfotrace.strategies import parse
 

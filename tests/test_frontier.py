@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from xpfotrace import read_trace, replay
 from xpfotrace.cli import app
-from xpfotrace.errors import UsageError
-from xpfotrace.frontier import combinations, pareto, parse_bounds, parse_ceilings, sweep
-from xpfotrace.hardware import find_profiles
+from xpfotrace.core.errors import UsageError
+from xpfotrace.costing.hardware import find_profiles
+from xpfotrace.costing.sweep import combinations, pareto, parse_bounds, parse_ceilings, sweep
 from xpfotrace.strategies import parse
 
 SAMPLE = Path(__file__).parent.parent / "sample_traces" / "kbuild-1s.parquet"

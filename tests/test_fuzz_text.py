@@ -14,7 +14,7 @@ import pytest
 import zstandard
 
 from xpfotrace import convert, read_trace, replay
-from xpfotrace.errors import XpfoError
+from xpfotrace.core.errors import XpfoError
 
 HERE = Path(__file__).parent
 SOURCES = {

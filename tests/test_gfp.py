@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xpfotrace import gfp
+from xpfotrace.core import gfp
 
 
 @pytest.mark.parametrize(("text", "user", "zero"), [

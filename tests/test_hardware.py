@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from xpfotrace import InputError, UsageError
-from xpfotrace.hardware import PARAMS, builtin_profiles, find_profiles, load_profile_file
+from xpfotrace.costing.hardware import PARAMS, builtin_profiles, find_profiles, load_profile_file
 
 
 def test_required_profiles_ship_with_sources() -> None:

@@ -70,7 +70,7 @@ def test_trace_strings_are_data_not_markup(tmp_path: Path) -> None:
     """SYNTHETIC: comms that are HTML, matplotlib math text and control characters."""
     from synth import USER, alloc, make_trace, switch
 
-    from xpfotrace.htmlreport import build, plot_text
+    from xpfotrace.render.html import build, plot_text
 
     hostile = ["<script>alert(1)</script>", "a$\\q$b", "$x$", "bell\x07\x1b[31m", "a\\$b"]
     events = []
@@ -116,7 +116,7 @@ def test_time_plot_keeps_empty_bins() -> None:
     from synth import USER, alloc, make_trace, switch
 
     from xpfotrace.engine.replay import Replayer
-    from xpfotrace.htmlreport import _time_plot
+    from xpfotrace.render.html import _time_plot
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -30,13 +30,13 @@ import pytest
 import zstandard
 from typer.testing import CliRunner, Result
 
-from converters import compression
-from converters.binfile import binary_tables
 from xpfotrace.capture import Instance
 from xpfotrace.cli import app
-from xpfotrace.errors import InputError
-from xpfotrace.hardware import ProfileOverride, builtin_profiles, find_profiles
-from xpfotrace.traceinfo import TraceInfo
+from xpfotrace.converters import compression
+from xpfotrace.converters.binary.binfile import binary_tables
+from xpfotrace.core.errors import InputError
+from xpfotrace.core.traceinfo import TraceInfo
+from xpfotrace.costing.hardware import ProfileOverride, builtin_profiles, find_profiles
 
 HERE = Path(__file__).parent
 SAMPLES = HERE.parent / "sample_traces"
@@ -45,7 +45,7 @@ TRACECMD = SAMPLES / "hackbench-1s.tracecmd.txt.zst"
 PERF = SAMPLES / "hackbench-1s.perf.txt.zst"
 PARQUET = SAMPLES / "kbuild-1s.parquet"
 TRACEDAT = HERE / "fixtures" / "binary" / "hb.dat"
-I5 = HERE.parent / "xpfotrace" / "profiles" / "i5-3550.toml"
+I5 = HERE.parent / "xpfotrace" / "costing" / "profiles" / "i5-3550.toml"
 runner = CliRunner()
 
 
@@ -359,7 +359,7 @@ def test_bad_profile_files(tmp_path: Path, name: str, edit: dict[str, str], tail
 
 
 def test_user_profile_of_a_shipped_name_wins_with_a_notice(tmp_path: Path) -> None:
-    from xpfotrace.hardware import load_profile_file
+    from xpfotrace.costing.hardware import load_profile_file
 
     p = _profile(tmp_path, "mine", {"cpus": "8"})
     (mine,) = load_profile_file(str(p))

@@ -10,7 +10,7 @@ import zstandard
 from typer.testing import CliRunner
 
 from xpfotrace.cli import app
-from xpfotrace.traceinfo import LOST_MAX
+from xpfotrace.core.traceinfo import LOST_MAX
 
 SAMPLE = Path(__file__).parent.parent / "sample_traces" / "hackbench-1s.ftrace.txt.zst"
 

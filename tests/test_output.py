@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from xpfotrace.cli import app
-from xpfotrace.errors import OutputError, UsageError
-from xpfotrace.output import atomic_path, check
+from xpfotrace.core.errors import OutputError, UsageError
+from xpfotrace.core.output import atomic_path, check
 
 SAMPLE = Path(__file__).parent.parent / "sample_traces" / "hackbench-1s.ftrace.txt.zst"
 runner = CliRunner()

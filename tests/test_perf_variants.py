@@ -207,7 +207,7 @@ def _walk(d: bytes) -> list[int]:
 
 
 def test_walks_of_misaligned_and_compressed_streams_match_perfs() -> None:
-    from converters import perfdata as P
+    from xpfotrace.converters.binary import perfdata as P
 
     for name in ("pipe", "z"):
         data = _raw(FILES[name])
@@ -231,7 +231,7 @@ def test_walks_of_misaligned_and_compressed_streams_match_perfs() -> None:
 
 
 def test_pipe_header_records_are_read() -> None:
-    from converters import perfdata as P
+    from xpfotrace.converters.binary import perfdata as P
 
     src = P._pipe_mode(_raw(FILES["pipe"]))
     assert [a.tracepoint for a in src.attrs].count(True) == 2
@@ -244,7 +244,7 @@ def test_pipe_header_records_are_read() -> None:
 
 
 def _attr(**kw: int) -> Any:
-    from converters.perfdata import _Attr
+    from xpfotrace.converters.binary.perfdata import _Attr
 
     fields = dict(type=2, config=0, sample_type=0, read_format=0, sample_id_all=True,
                   branch_sample_type=0, regs_user=0, regs_intr=0)
@@ -260,7 +260,7 @@ def _sample(parts: list[bytes]) -> bytes:
 def test_layout_steps_over_every_variable_field() -> None:
     """SYNTHETIC samples built field by field in the kernel's order
     (perf_output_sample): the raw data is found and the sample fits exactly."""
-    from converters import perfdata as P
+    from xpfotrace.converters.binary import perfdata as P
 
     def u64(*v: int) -> bytes:
         return struct.pack(f"<{len(v)}Q", *v)
@@ -325,7 +325,7 @@ def test_perf_data_v1_and_big_endian_are_named(tmp_path: Path) -> None:
 
 def test_perf_data_v1_is_named_when_detected(tmp_path: Path) -> None:
     """Detection by content (converters/__init__.py must sniff perfdata.MAGICS)."""
-    from converters import detect_format
+    from xpfotrace.converters import detect_format
 
     path = tmp_path / "old.data"
     path.write_bytes(b"PERFFILE" + _raw(FILES["pipe"])[8:])
@@ -339,7 +339,7 @@ def test_perf_data_v1_is_named_when_detected(tmp_path: Path) -> None:
 
 
 def _file_samples(data: bytes) -> tuple[int, np.ndarray, np.ndarray]:
-    from converters import perfdata as P
+    from xpfotrace.converters.binary import perfdata as P
 
     src = P._file_mode(data)
     pos, _ = P._walk(src.d)
@@ -392,7 +392,7 @@ def test_mixed_layouts_without_ids_are_refused_with_the_mixed_layout_message(
 
 
 def test_corrupt_zstd_names_its_compressed_record(tmp_path: Path) -> None:
-    from converters import perfdata as P
+    from xpfotrace.converters.binary import perfdata as P
 
     data = bytearray(_raw(FILES["z"]))
     off, _, pos = _file_samples(bytes(data))

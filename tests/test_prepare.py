@@ -9,7 +9,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from xpfotrace.engine.prepare import Actions, _Columns, _frames, _replay_order, _runs
+from xpfotrace.engine.columns import Columns as _Columns
+from xpfotrace.engine.frames import Actions
+from xpfotrace.engine.frames import expand as _frames
+from xpfotrace.engine.frames import refill_runs as _runs
+from xpfotrace.engine.prepare import _replay_order
 
 
 def _actions(pfn: list[int], order: list[int], cpu: list[int] | None = None) -> Actions:
@@ -114,7 +118,8 @@ def test_column_views_match_the_column_across_chunks() -> None:
 def test_user_allocation_pages_per_cpu_are_exact() -> None:
     """SYNTHETIC: pages per CPU of the selected user allocations, one per row plus the
     larger ones' extra pages, exact for an order-60 allocation."""
-    from xpfotrace.engine.prepare import USER_ALLOC, user_allocs
+    from xpfotrace.engine.classify import USER_ALLOC
+    from xpfotrace.engine.frames import user_allocs
 
     a = _actions([10, 20, 30, 40], [0, 60, 3, 0], [0, 0, 1, 1])
     a.kind[:] = USER_ALLOC

@@ -43,10 +43,10 @@ def test_window_selection_paths_agree_with_golden(monkeypatch: pytest.MonkeyPatc
     from pathlib import Path
 
     from xpfotrace import read_trace
-    from xpfotrace.engine import remote
+    from xpfotrace.engine.deferred.quantile import TUNING
 
     golden = Path(__file__).parent / "fixtures" / "golden"
-    monkeypatch.setattr(remote, "MATERIALIZE", threshold)
+    monkeypatch.setattr(TUNING, "materialize", threshold)
     want = json.loads((golden / "kbuild-1s.ftrace.txt.cpus6.expected.json").read_text())
     got = replay(read_trace(str(golden / "kbuild-1s.ftrace.txt.zst")), cpus=6,
                  strategies="deferred,deferred+batch+lazy").strategies

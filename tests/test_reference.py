@@ -73,20 +73,20 @@ def test_interpolation_search_matches_reference(case: tuple[list[dict[str, Any]]
                                                 ) -> None:
     """The same, with window quantiles found by the sampled bracket and the search loop
     instead of listing, and the switches split into tiny uncached chunks."""
-    from xpfotrace.engine import remote
+    import dataclasses
+
+    from xpfotrace.engine.deferred.quantile import TUNING
 
     events, n_trace, n = case
-    knobs = {"MIN_SAMPLE": 1, "CHUNK_ENTRIES": 7, "CACHE_ENTRIES": 0}
-    saved = remote.MATERIALIZE, {k: getattr(remote._Windows, k) for k in knobs}
-    remote.MATERIALIZE = 0
+    knobs = {"min_sample": 1, "chunk_entries": 7, "cache_entries": 0, "materialize": 0}
+    saved = dataclasses.asdict(TUNING)
     for k, v in knobs.items():
-        setattr(remote._Windows, k, v)
+        setattr(TUNING, k, v)
     try:
         result = replay(make_trace(events, cpus=n_trace), cpus=n, strategies="deferred")
     finally:
-        remote.MATERIALIZE = saved[0]
-        for k, v in saved[1].items():
-            setattr(remote._Windows, k, v)
+        for k, v in saved.items():
+            setattr(TUNING, k, v)
     want = reference_replay(events, n_trace, n, "deferred")
     assert {k: result.strategies["deferred"][k] for k in want} == want
 
@@ -125,16 +125,16 @@ def test_parameters_match_reference(case: tuple[list[dict[str, Any]], int, int],
 def test_bounded_bisection_matches_reference(case: tuple[list[dict[str, Any]], int, int],
                                              bound: int) -> None:
     """Bounded quantiles found by bisection on counts instead of listing the windows."""
-    from xpfotrace.engine import bounded
+    from xpfotrace.engine.deferred.quantile import TUNING
 
     events, n_trace, n = case
     name = f"deferred+batch@bound={bound}ns"
-    saved = bounded.LIST_LIMIT
-    bounded.LIST_LIMIT = -1
+    saved = TUNING.list_limit
+    TUNING.list_limit = -1
     try:
         result = replay(make_trace(events, cpus=n_trace), cpus=n, strategies=name)
     finally:
-        bounded.LIST_LIMIT = saved
+        TUNING.list_limit = saved
     want = reference_replay(events, n_trace, n, name)
     assert {k: result.strategies[name][k] for k in want} == want
 

@@ -8,8 +8,8 @@ import pytest
 from synth import USER, alloc, make_trace, switch
 
 from xpfotrace import replay
-from xpfotrace.engine.prepare import KTHREAD_PREFIXES
-from xpfotrace.engine.remote import nearest_rank
+from xpfotrace.engine.classify import KTHREAD_PREFIXES
+from xpfotrace.engine.deferred.quantile import nearest_rank
 
 
 def deferred(events: list[dict[str, Any]], cpus: int = 2) -> dict[str, Any]:
@@ -83,7 +83,7 @@ def test_request_circle_matches_an_unrolled_list() -> None:
     (SYNTHETIC arrays)."""
     import numpy as np
 
-    from xpfotrace.engine.remote import _Requests
+    from xpfotrace.engine.deferred.circle import Requests as _Requests
 
     rng = np.random.default_rng(7)
     period = 50

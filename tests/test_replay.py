@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from xpfotrace.engine.replay import _each
+from xpfotrace.engine.threads import each as _each
 
 
 def test_each_gives_every_item_once_and_the_first_to_the_caller() -> None:

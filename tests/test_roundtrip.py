@@ -14,8 +14,8 @@ from render import render
 from synth import make_trace
 from test_reference import traces
 
-from converters import TEXT_FORMATS
 from xpfotrace import convert, read_trace, replay
+from xpfotrace.converters import TEXT_FORMATS
 
 LINE_RES = [re.compile(f.line_regex) for f in TEXT_FORMATS.values()]
 garbage_line = st.text(st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)),

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from xpfotrace import read_trace, replay
 from xpfotrace.cli import app
-from xpfotrace.errors import UsageError
+from xpfotrace.core.errors import UsageError
 from xpfotrace.strategies import format_ns, parse, parse_one
 
 SAMPLE = Path(__file__).parent.parent / "sample_traces" / "kbuild-1s.parquet"

@@ -1,11 +1,16 @@
-"""The compiled fast path of the text converters reads exactly what the Polars path
-reads: on every real text fixture (tracefs, trace-cmd report, perf script), on
-hand-made awkward lines, and on random edits of real lines. Each comparison converts
-the same file twice, with and without the kernel.
+"""The compiled fast path of the text converters (the C extension xpfotrace.converters.text._ctext)
+reads exactly what the Polars path reads: on every real text fixture (tracefs, trace-cmd
+report, perf script), on hand-made awkward lines, and on random edits of real lines.
+Each comparison converts the same file twice, with and without the kernel.
+
+The extension is optional (``pip install`` builds it when a C compiler is there): when
+it was not built, the tests that need it are skipped, unless
+``XPFOTRACE_REQUIRE_NATIVE=1`` (then test_kernel_loads fails).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -17,8 +22,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from converters import open_trace, textfast
 from xpfotrace import InputError
+from xpfotrace.converters import open_trace
+from xpfotrace.converters.text import fast as textfast
 
 HERE = Path(__file__).parent
 TEXT_FIXTURES = sorted(
@@ -27,21 +33,36 @@ TEXT_FIXTURES = sorted(
      *HERE.glob("fixtures/**/*.script-ns.txt.zst"),
      *(HERE.parent / "sample_traces").glob("*.txt.zst")])
 
-pytest.importorskip("numba")
+#: the extension was built (its module file is there to import)
+BUILT = importlib.util.find_spec("xpfotrace.converters.text._ctext") is not None
+
+
+def _need_kernel() -> None:
+    """Skip when the extension was not built; else it must load: were it to fall back,
+    every comparison would compare the Polars path with itself."""
+    if not BUILT:
+        pytest.skip("xpfotrace.converters.text._ctext was not built (no C compiler at install time?)")
+    assert textfast.available()
 
 
 def test_kernel_loads() -> None:
-    # with numba installed the kernel must work: were it to fall back, every comparison
-    # below would compare the Polars path with itself
-    assert textfast.available()
+    if not BUILT and os.environ.get("XPFOTRACE_REQUIRE_NATIVE", "") not in ("", "0"):
+        pytest.fail("xpfotrace.converters.text._ctext was not built")
+    _need_kernel()
+    from xpfotrace.converters.text import _ctext
+
+    assert textfast.parse(b"a-1 [0] 1.5: tlb_flush: pages:1 (0)\nb").table.num_rows == 1
+    assert _ctext.__file__ is not None and not _ctext.__file__.endswith(".py")
 
 
 def _convert(path: Path, fast: bool, monkeypatch: pytest.MonkeyPatch,
              chunk_bytes: int = 1 << 24, fmt: str | None = None,
              ) -> tuple[pa.Table | str, dict[str, object]]:
     with monkeypatch.context() as m:
+        for name in textfast.DISABLE_VARS:
+            m.delenv(name, raising=False)
         if not fast:
-            m.setattr(textfast, "_get", lambda: False)
+            m.setenv("XPFOTRACE_NO_NATIVE", "1")
         try:
             tables, info = open_trace(str(path), fmt, chunk_bytes=chunk_bytes)
             table = pa.concat_tables(list(tables))
@@ -52,7 +73,7 @@ def _convert(path: Path, fast: bool, monkeypatch: pytest.MonkeyPatch,
 
 def _same(path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int = 1 << 24,
           fmt: str | None = None) -> None:
-    assert textfast.available()
+    _need_kernel()
     fast, fast_info = _convert(path, True, monkeypatch, chunk_bytes, fmt)
     slow, slow_info = _convert(path, False, monkeypatch, chunk_bytes, fmt)
     if isinstance(fast, pa.Table) and isinstance(slow, pa.Table):
@@ -64,6 +85,7 @@ def _same(path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int = 1 << 2
 
 
 def test_kernel_reads_most_lines_of_a_real_trace() -> None:
+    _need_kernel()
     data = (HERE / "fixtures/golden/kbuild-1s.ftrace.txt.zst").read_bytes()
     import zstandard
 
@@ -252,25 +274,112 @@ def test_edited_real_lines_read_alike(tmp_path_factory: pytest.TempPathFactory,
 
 
 def _in_child(code: str, **env: str) -> str:
-    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env},
+    base = {k: v for k, v in os.environ.items() if k not in textfast.DISABLE_VARS}
+    out = subprocess.run([sys.executable, "-c", code], env={**base, **env},
                          capture_output=True, text=True, check=True)
     return out.stdout.strip()
 
 
-def test_numba_disable_jit_means_polars_path() -> None:
-    # NUMBA_DISABLE_JIT would run the kernel's loops as Python, hundreds of times slower
-    code = "from converters import textfast as t; print(t.available())"
-    assert _in_child(code, NUMBA_DISABLE_JIT="1") == "False"
-    assert _in_child(code, XPFOTRACE_NO_JIT="1") == "False"
+def test_env_turns_the_kernel_off() -> None:
+    code = "from xpfotrace.converters.text import fast as t; print(t.available(), t.wanted(1 << 30))"
+    for name in ("XPFOTRACE_NO_JIT", "XPFOTRACE_NO_NATIVE"):
+        assert _in_child(code, **{name: "1"}) == "False False"
+        assert _in_child(code, **{name: "0"}) == f"{BUILT} {BUILT}"
+    assert _in_child(code) == f"{BUILT} {BUILT}"
 
 
-def test_will_compile_without_a_cache(tmp_path: Path) -> None:
-    # a first compile (about 10 s) only for text large enough to pay for it
-    code = ("from converters import textfast as t; "
-            "print(t.will_compile(), t.wanted(1 << 20), t.wanted(t.COMPILE_MIN_BYTES))")
-    assert _in_child(code, NUMBA_CACHE_DIR=str(tmp_path)) == "True False True"
-    assert textfast.available() and not textfast.will_compile()
-    assert textfast.wanted(1 << 20)
+def test_nothing_to_compile() -> None:
+    # the kernel is compiled at install time: no first use is slower
+    assert textfast.wanted(1) == textfast.wanted(1 << 40) == textfast.available()
+
+
+# Without the extension (a child where its import fails, as when it was not built):
+# one warning however many chunks and threads ask, and the same trace.
+_MISSING = """
+import sys, warnings
+sys.modules["xpfotrace.converters.text._ctext"] = None  # import xpfotrace.converters.text._ctext raises ImportError
+from xpfotrace.converters.text import fast as textfast
+from xpfotrace import read_trace
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    tr = read_trace(sys.argv[1], chunk_bytes=1 << 16)
+    tr2 = read_trace(sys.argv[1], chunk_bytes=1 << 16)
+said = [w for w in caught if issubclass(w.category, RuntimeWarning)
+        and "compiled text parser" in str(w.message) and "Polars path" in str(w.message)]
+print(textfast.available(), len(said), tr.df.height, tr.df["ts"].sum(), tr2.df.height)
+"""
+
+
+def test_missing_extension_warns_once_and_reads_alike() -> None:
+    from xpfotrace import read_trace
+
+    path = HERE / "fixtures/real/py-short.tracecmd.txt.zst"
+    out = subprocess.run([sys.executable, "-c", _MISSING, str(path)], capture_output=True,
+                         text=True, check=True,
+                         env={k: v for k, v in os.environ.items()
+                              if k not in textfast.DISABLE_VARS})
+    tr = read_trace(str(path))
+    assert out.stdout.split() == ["False", "1", str(tr.df.height), str(tr.df["ts"].sum()),
+                                  str(tr.df.height)], out.stderr
+
+
+def test_hostile_arguments_are_refused() -> None:
+    # the kernel reads and writes only within the arrays it is given: bad bounds or
+    # outputs too small raise ValueError (the fuzz under ASan: tests/asan_fuzz.py)
+    _need_kernel()
+    from xpfotrace.converters.text import _ctext as K
+
+    buf = np.frombuffer(b"a-1 [0] 1.5: tlb_flush: pages:1 (0)\nb", np.uint8)
+    n = K.count_lines(buf)
+    assert n == 2
+
+    def outputs(m: int) -> tuple[np.ndarray, ...]:
+        i64 = np.zeros((3, m), np.int64)
+        return (i64, i64[1].view(np.uint64), np.zeros((9, m), np.int32),
+                np.zeros((5, m), np.bool_), np.zeros(m, np.int8), np.zeros((10, m), np.int32))
+
+    starts, ends, clean = np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.bool_)
+    with pytest.raises(ValueError, match="room"):
+        K.lines(buf, starts[:1], ends[:1], clean[:1])
+    K.lines(buf, starts, ends, clean)
+    assert K.scan(0, buf, starts, ends, clean, *outputs(n)) == 1
+    for m in range(n):  # every output too small in turn
+        full = list(outputs(n))
+        small = outputs(m)
+        for j in range(len(full)):
+            args = [*full[:j], small[j], *full[j + 1:]]
+            with pytest.raises(ValueError, match="small"):
+                K.scan(0, buf, starts, ends, clean, *args)
+    for s, e in ((-1, 5), (0, buf.size + 1), (5, 4), (buf.size + 3, buf.size + 9)):
+        with pytest.raises(ValueError, match="outside"):
+            K.scan(0, buf, np.array([0, s], np.int32), np.array([3, e], np.int32), clean,
+                   *outputs(n))
+    with pytest.raises(ValueError, match="differ"):
+        K.scan(0, buf, starts, ends[:1], clean, *outputs(n))
+    offsets = np.zeros(3, np.int32)
+    for s, e in ((0, buf.size + 1), (4, 2)):
+        with pytest.raises(ValueError, match="outside"):
+            K.gather(buf, np.array([0, s], np.int32), np.array([1, e], np.int32), 2, offsets,
+                     None)
+    assert K.gather(buf, np.array([0, -1], np.int32), np.array([3, -1], np.int32), 2, offsets,
+                    None) == 3
+    with pytest.raises(ValueError, match="small"):
+        K.gather(buf, np.array([0, -1], np.int32), np.array([3, -1], np.int32), 2, offsets,
+                 np.zeros(2, np.uint8))
+    with pytest.raises(ValueError):
+        K.gather(buf, starts, ends, 3, offsets, None)  # more rows than spans
+    with pytest.raises(ValueError):
+        K.gather(buf, starts, ends, 2, offsets[:2], None)  # offsets too small
+    # an empty chunk is one empty line, which is rejected
+    empty = np.frombuffer(b"", np.uint8)
+    assert K.count_lines(empty) == 1
+    K.lines(empty, starts, ends, clean)
+    assert (starts[0], ends[0], bool(clean[0])) == (0, 0, True)
+    assert K.scan(1, empty, starts[:1], ends[:1], clean[:1], *outputs(1)) == 0
+    # read-only inputs are fine (bytes), read-only outputs are not
+    assert K.count_lines(b"x\ny\n") == 3
+    with pytest.raises((ValueError, TypeError, BufferError)):
+        K.lines(b"x", np.frombuffer(b"\0" * 4, np.int32), ends, clean)
 
 
 # runs of bytes of 0x20 and up (whole 8-byte words among them), each ended by a newline,
@@ -283,7 +392,8 @@ _RUN = st.tuples(st.binary(max_size=24).map(lambda b: bytes(b"a ~\x7f\x80\xff"[x
 @given(st.lists(_RUN, max_size=8).map(lambda runs: b"".join(a + b for a, b in runs)))
 def test_line_split(data: bytes) -> None:
     # the word-at-a-time split and printable test against the plain reading of _split
-    from converters import _textkernel as K
+    _need_kernel()
+    from xpfotrace.converters.text import _ctext as K
 
     arr = np.frombuffer(data, dtype=np.uint8)
     n = K.count_lines(arr)

@@ -23,11 +23,12 @@ import zstandard
 from test_textfast import _same
 from typer.testing import CliRunner
 
-from converters import TEXT_FORMATS, detect_format, textfast
-from converters.tracedat import read_header
 from xpfotrace import InputError, UsageError, batch, convert, read_trace
 from xpfotrace.cli import app
-from xpfotrace.fleet import expand_inputs, scan_inputs
+from xpfotrace.converters import TEXT_FORMATS, detect_format
+from xpfotrace.converters.binary.tracedat import read_header
+from xpfotrace.converters.text import fast as textfast
+from xpfotrace.fleet.batch import expand_inputs, scan_inputs
 
 VAR = Path(__file__).parent / "fixtures" / "variants"
 EXPECTED = json.loads((VAR / "expected.json").read_text())

@@ -81,8 +81,8 @@ def test_missed_event_page_flags() -> None:
     """SYNTHETIC pages: bit 31 = events missed, bit 30 = the count is stored after the data."""
     import numpy as np
 
-    from converters.ringbuffer import decode_pages
-    from xpfotrace.traceinfo import TraceInfo
+    from xpfotrace.converters.binary.ringbuffer import decode_pages
+    from xpfotrace.core.traceinfo import TraceInfo
 
     def page(commit_flags: int, stored: int | None) -> bytes:
         record = struct.pack("<I", (2 << 0) | (5 << 5)) + b"\x07" * 8  # type_len 2, delta 5

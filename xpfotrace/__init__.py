@@ -45,45 +45,45 @@ from ._version import __version__
 # script start without Polars, NumPy or the engine, and a Ctrl-C while they load is
 # handled like any other (see ``_entry``).
 _LAZY: dict[str, tuple[str, str]] = {
-    "batch": (".fleet", "batch"),
-    "Comparison": (".comparison", "Comparison"),
-    "compare": (".comparison", "compare"),
+    "batch": (".fleet.batch", "batch"),
+    "Comparison": (".costing.compare", "Comparison"),
+    "compare": (".costing.compare", "compare"),
     "COUNTERS": (".engine.replay", "COUNTERS"),
     "WINDOW_COUNTERS": (".engine.replay", "WINDOW_COUNTERS"),
     "Replayer": (".engine.replay", "Replayer"),
     "ReplayResult": (".engine.replay", "ReplayResult"),
     "replay": (".engine.replay", "replay"),
-    "InputError": (".errors", "InputError"),
-    "UsageError": (".errors", "UsageError"),
-    "XpfoError": (".errors", "XpfoError"),
-    "Profile": (".hardware", "Profile"),
-    "builtin_profiles": (".hardware", "builtin_profiles"),
-    "find_profiles": (".hardware", "find_profiles"),
+    "InputError": (".core.errors", "InputError"),
+    "UsageError": (".core.errors", "UsageError"),
+    "XpfoError": (".core.errors", "XpfoError"),
+    "Profile": (".costing.hardware", "Profile"),
+    "builtin_profiles": (".costing.hardware", "builtin_profiles"),
+    "find_profiles": (".costing.hardware", "find_profiles"),
     "write_events": (".parquet_io", "write_events"),
-    "EVENT_SCHEMA": (".schema", "EVENT_SCHEMA"),
+    "EVENT_SCHEMA": (".core.schema", "EVENT_SCHEMA"),
     "STRATEGIES": (".strategies", "ALL"),
     "Strategy": (".strategies", "Strategy"),
-    "SweepResult": (".frontier", "SweepResult"),
-    "sweep": (".frontier", "sweep"),
+    "SweepResult": (".costing.sweep", "SweepResult"),
+    "sweep": (".costing.sweep", "sweep"),
     "Trace": (".trace", "Trace"),
     "load": (".trace", "load"),
     "read_trace": (".trace", "read_trace"),
-    "TraceInfo": (".traceinfo", "TraceInfo"),
+    "TraceInfo": (".core.traceinfo", "TraceInfo"),
 }
 
 if TYPE_CHECKING:  # what type checkers and IDEs see
-    from .comparison import Comparison, compare
+    from .core.errors import InputError, UsageError, XpfoError
+    from .core.schema import EVENT_SCHEMA
+    from .core.traceinfo import TraceInfo
+    from .costing.compare import Comparison, compare
+    from .costing.hardware import Profile, builtin_profiles, find_profiles
+    from .costing.sweep import SweepResult, sweep
     from .engine.replay import COUNTERS, WINDOW_COUNTERS, Replayer, ReplayResult, replay
-    from .errors import InputError, UsageError, XpfoError
-    from .fleet import batch
-    from .frontier import SweepResult, sweep
-    from .hardware import Profile, builtin_profiles, find_profiles
+    from .fleet.batch import batch
     from .parquet_io import write_events
-    from .schema import EVENT_SCHEMA
     from .strategies import ALL as STRATEGIES
     from .strategies import Strategy
     from .trace import Trace, load, read_trace
-    from .traceinfo import TraceInfo
 
 
 def __getattr__(name: str) -> Any:
@@ -138,8 +138,7 @@ def convert(input: str, output: str, fmt: str | None = None, *,
     Events on implausible CPU numbers are set aside with a warning unless
     ``trust_cpus`` (``converters/sanity.py``); ``buffer`` chooses the buffer of a
     trace.dat with several (an instance's name, or "top")."""
-    from converters import open_trace
-
+    from .converters import open_trace
     from .parquet_io import write_events
 
     tables, info = open_trace(input, fmt, trust_cpus=trust_cpus, buffer=buffer)

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, UsageError, XpfoError
-from .output import atomic_path
+from .core.errors import InputError, UsageError, XpfoError
+from .core.output import atomic_path
+from .core.traceinfo import TraceInfo
 from .parquet_io import write_events
-from .traceinfo import TraceInfo
 
 TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 
@@ -292,8 +292,8 @@ def capture(output: str, *, command: list[str] | None = None, seconds: float | N
     comes first; ``warmup`` seconds of the command run untraced first.
     ``save_text`` also keeps the raw tracefs text (zstd-compressed if it ends in .zst).
     """
-    from converters.textbase import read_text
-    from converters.tracefs_text import FORMAT
+    from .converters.text.base import read_text
+    from .converters.text.tracefs import FORMAT
 
     warnings: list[str] = []
 

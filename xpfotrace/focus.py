@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from .errors import UsageError
+from .core.errors import UsageError
 from .trace import Trace
 
 #: TraceInfo.extra key written by capture: the traced command's process tree (JSON list)

@@ -13,9 +13,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import schema
-from .output import atomic_path
-from .traceinfo import TraceInfo
+from .core import schema
+from .core.output import atomic_path
+from .core.traceinfo import TraceInfo
 
 __all__ = ["ROW_GROUP_ROWS", "atomic_path", "write_events"]
 

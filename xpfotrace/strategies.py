@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import UsageError
+from .core.errors import UsageError
 
 #: tlb_single_page_flush_ceiling, the default ``ceiling`` (docs/model.md section 3).
 DEFAULT_CEILING = 33

@@ -15,10 +15,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import schema
-from .errors import InputError, UsageError
-from .reading import DEFAULT_CHUNK_BYTES, ProgressFn
-from .traceinfo import TraceInfo
+from .core import schema
+from .core.errors import InputError, UsageError
+from .core.reading import DEFAULT_CHUNK_BYTES, ProgressFn
+from .core.traceinfo import TraceInfo
 
 #: Columns whose dictionary codes a Parquet file gives for free (few distinct values).
 CODED_COLUMNS: tuple[str, ...] = ("event", "gfp_flags")
@@ -49,8 +49,7 @@ class Trace:
     def with_codes(self) -> Trace:
         """This trace with its string columns' dictionary codes computed (what a Parquet
         file gives for free); the replay is the same, only faster to classify."""
-        codes = {c: _codes(pa.chunked_array([self.df.get_column(c).to_arrow()]))
-                 for c in CODED_COLUMNS
+        codes = {c: codes_of(self.df.get_column(c)) for c in CODED_COLUMNS
                  if c in self.df.columns and self.df.schema[c] == pl.String}
         return Trace(df=self.df, info=self.info, codes=codes)
 
@@ -68,7 +67,7 @@ class Trace:
 
 def is_parquet(path: str) -> bool:
     # through the converters' opener: a pipe's first bytes stay readable after this
-    from converters.compression import raw_head
+    from .converters.compression import raw_head
 
     try:
         return raw_head(path, 4) == b"PAR1"
@@ -78,7 +77,7 @@ def is_parquet(path: str) -> bool:
 
 def _is_stream(path: str) -> bool:
     """A pipe, FIFO or device rather than a regular file (read once, as a stream)."""
-    from converters.compression import os_path
+    from .converters.compression import os_path
 
     try:
         return not stat.S_ISREG(os.stat(os_path(path)).st_mode)
@@ -88,7 +87,7 @@ def _is_stream(path: str) -> bool:
 
 def read_parquet(path: str) -> Trace:
     """A Parquet file written by ``xpfotrace convert`` (from a pipe: read whole first)."""
-    from converters.compression import read_all
+    from .converters.compression import read_all
 
     data = read_all(path) if _is_stream(path) else None
 
@@ -259,6 +258,11 @@ def _codes(col: pa.ChunkedArray) -> Codes:
     return Codes(np.concatenate(idx) if idx else np.zeros(0, np.int32), values)
 
 
+def codes_of(column: pl.Series) -> Codes:
+    """Codes of a string column (computed: what a Parquet file's dictionary pages give)."""
+    return _codes(pa.chunked_array([column.to_arrow()]))
+
+
 def read_trace(path: str, fmt: str | None = None, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
                progress: ProgressFn | None = None, trust_cpus: bool = False,
                buffer: str | None = None) -> Trace:
@@ -271,8 +275,8 @@ def read_trace(path: str, fmt: str | None = None, *, chunk_bytes: int = DEFAULT_
     another buffer is refused.
     """
     # converters import xpfotrace's core types, so import them here, not at module level
-    from converters import open_trace
-    from converters.compression import read_head
+    from .converters import open_trace
+    from .converters.compression import read_head
 
     path = str(path)
     if fmt in (None, "parquet") and is_parquet(path):

@@ -9,6 +9,8 @@ magnitude cheaper, so the rows' one-hot CPU masks are made once and shared.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -77,3 +79,10 @@ class CpuCounts:
             return np.array([int(np.sum(weights, where=h)) for h in self.one_hot],
                             dtype=np.int64)
         return weighted(self.cpu, weights, self.n_cpus)
+
+
+def cpu_sort_key(cpu: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.unsignedinteger[Any]]:
+    """CPU numbers as the narrowest unsigned type: NumPy's stable sort of 8- and 16-bit
+    keys is a linear-time radix sort (one pass per byte)."""
+    top = int(cpu.max()) if len(cpu) else 0
+    return cpu.astype(np.uint8 if top < 1 << 8 else np.uint16 if top < 1 << 16 else np.uint32)

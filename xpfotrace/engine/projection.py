@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import UsageError
-from ..traceinfo import MAX_CPUS
+from ..core.errors import UsageError
+from ..core.traceinfo import MAX_CPUS
 
 I64 = npt.NDArray[np.int64]
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -17,13 +15,15 @@ from ..trace import Trace
 
 if TYPE_CHECKING:
     from ..focus import Only
-from .bounded import Bounded, bounded_window_cdf
+from .deferred.bounded import Bounded, bounded_window_cdf
+from .deferred.unbounded import DeferredCounters, deferred_pass, window_cdf
 from .memory import short_lived_arrays
 from .percpu import bincount
 from .prepare import prepare
 from .projection import Projection, Timeline
-from .remote import DeferredCounters, deferred_pass, window_cdf
 from .state import PER_CPU_COUNTERS, StateResult, state_pass
+from .sync import sync_received, sync_totals
+from .threads import each
 
 #: Every counter of docs/model.md section 5, in its table's order.
 COUNTERS: tuple[str, ...] = (
@@ -143,9 +143,7 @@ def _counters(s: strat.Strategy, base: dict[str, int], n: int,
         return out
     out.update(base)
     if s.remote == "sync":
-        out["ipis"] = base["requests"] * (n - 1)
-        out["remote_invlpg_pages"] = base["local_invlpg_pages"] * (n - 1)
-        out["remote_full_flushes"] = base["full_requests"] * (n - 1)
+        out.update(sync_totals(base, n))
         return out
     assert deferred is not None
     d = deferred.counters
@@ -156,50 +154,8 @@ def _counters(s: strat.Strategy, base: dict[str, int], n: int,
     return out
 
 
-V = TypeVar("V")
-R = TypeVar("R")
 
 
-def _each(fn: Callable[[V], R], items: list[V], threads: int) -> dict[V, R]:
-    """``fn`` of each item, on ``threads`` threads taking the next item as they finish.
-
-    The calling thread is one of them, and takes the first item: its allocator arena
-    holds the memory that ``prepare`` freed, which a new thread would fault in afresh.
-    In ``Replayer.run`` that first chain, without batch, makes the frames it shares
-    with the later one (``Prepared.frames_without_refills``) while the other thread
-    starts a batch chain.
-    """
-    out: dict[V, R] = {}
-    queue = iter(range(len(items)))
-    lock = threading.Lock()
-
-    def work() -> None:
-        while True:
-            with lock:
-                i = next(queue, -1)
-            if i < 0:
-                return
-            out[items[i]] = fn(items[i])
-
-    if threads <= 1:
-        work()
-    else:
-        pool = ThreadPoolExecutor(threads - 1)
-        finished = False
-        try:
-            mine = next(queue, -1)  # the first item is the calling thread's
-            helpers = [pool.submit(work) for _ in range(threads - 1)]
-            if mine >= 0:
-                out[items[mine]] = fn(items[mine])
-            work()
-            for h in helpers:
-                h.result()
-            finished = True
-        finally:
-            # on an interrupt, no wait for the helpers' passes (seconds on a large
-            # projection): the process is on its way out
-            pool.shutdown(wait=finished, cancel_futures=True)
-    return {item: out[item] for item in items}
 
 
 class Replayer:
@@ -290,14 +246,8 @@ class Replayer:
         nt = proj.n_trace
         own = [{"cpu": v, **{k: int(counts[k][v % nt]) for k in PER_CPU_COUNTERS}}
                for v in range(n)]
-        total_req = sum(c["requests"] for c in own)
-        total_full = sum(c["full_requests"] for c in own)
-        total_pages = sum(c["local_invlpg_pages"] for c in own)
         if strategy.remote == "sync":
-            for c in own:
-                c["ipis_received"] = total_req - c["requests"]
-                c["remote_invlpg_pages_received"] = total_pages - c["local_invlpg_pages"]
-                c["remote_full_received"] = total_full - c["full_requests"]
+            sync_received(own)
             return own
         # deferred: the flushes each CPU does, from the segments of the bounded pass (an
         # unbounded strategy is a bound no request reaches)
@@ -360,7 +310,7 @@ class Replayer:
 
         # each variant's state and remote passes are NumPy calls that release the GIL:
         # one chain per core
-        deferred = _each(chain, variants, min(len(variants), os.cpu_count() or 1))
+        deferred = each(chain, variants, min(len(variants), os.cpu_count() or 1))
         out: dict[str, Counters] = {}
         for s in chosen:
             if s.remote == "none":

@@ -26,16 +26,15 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from ..core.arrays import BOOL, I8, I64
+from .classify import KERNEL_ALLOC
+from .frames import Frames
 from .percpu import per_cpu
-from .prepare import (
-    BOOL,
-    FLUSH_CEILING,
-    I8,
-    I64,
-    KERNEL_ALLOC,
-    Frames,
-    Prepared,
-)
+from .prepare import Prepared
+
+#: tlb_single_page_flush_ceiling: requests of more pages are full flushes (docs/model.md
+#: section 3; a strategy's ``ceiling`` parameter changes it, section 8).
+FLUSH_CEILING = 33
 
 PER_CPU_COUNTERS: tuple[str, ...] = (
     "requests", "alloc_requests", "kunmap_requests", "refill_requests", "full_requests",
