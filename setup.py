@@ -18,7 +18,8 @@ if os.environ.get("XPFOTRACE_NO_EXT", "") in ("", "0"):
         print("xpfotrace: Cython is missing: xpfotrace.converters.text._ctext is not built")
     else:
         ext_modules = cythonize(
-            [Extension("xpfotrace.converters.text._ctext", ["converters/text/_ctext.pyx"], optional=True)],
+            [Extension("xpfotrace.converters.text._ctext", ["converters/text/_ctext.pyx"],
+                       optional=True)],
             compiler_directives={"language_level": "3"},
         )
         for ext in ext_modules:  # (cythonize makes new Extensions and drops ``optional``)

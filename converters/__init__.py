@@ -20,7 +20,8 @@ from xpfotrace.core.traceinfo import TraceInfo
 from .binary import perfdata, tracedat
 from .compression import read_head
 from .text import perf_script, tracecmd, tracefs
-from .text.base import PAGE_ALLOCATION_EVENTS, TextFormat, no_page_events, read_text
+from .text.base import PAGE_ALLOCATION_EVENTS, TextFormat, no_page_events
+from .text.reader import read_text
 
 TEXT_FORMATS: dict[str, TextFormat] = {
     "tracefs": tracefs.FORMAT,

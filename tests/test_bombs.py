@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from xpfotrace.cli import app
 from xpfotrace.converters.binary import binfile
-from xpfotrace.converters.text import base as textbase
+from xpfotrace.converters.text import reader as textbase
 
 DAT = Path(__file__).parent / "fixtures" / "golden" / "py-1s.dat"
 

@@ -292,7 +292,7 @@ def capture(output: str, *, command: list[str] | None = None, seconds: float | N
     comes first; ``warmup`` seconds of the command run untraced first.
     ``save_text`` also keeps the raw tracefs text (zstd-compressed if it ends in .zst).
     """
-    from .converters.text.base import read_text
+    from .converters.text.reader import read_text
     from .converters.text.tracefs import FORMAT
 
     warnings: list[str] = []

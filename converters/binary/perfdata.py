@@ -865,7 +865,7 @@ def _samples(src: _Source, d: U8, origin: _Origin, pos: I64, rtype: I64, rsize: 
     df = df.with_columns(pl.Series("pid", tid.astype(np.int32)),
                          pl.Series("_pos", ts if back is not None else smp_sorted))
     df = _attach_comm(df, comms).drop("_pos")
-    from ..text.base import to_arrow
+    from ..text.fields import to_arrow
 
     return checked(to_arrow(df), origin(smp_sorted), info, trust_cpus=trust_cpus,
                    locate=offset_location, malformed=wide)

@@ -65,8 +65,8 @@ def _load() -> ModuleType | None:
                 from . import _ctext
             except ImportError as exc:
                 _missing = True
-                warnings.warn(f"xpfotrace: the compiled text parser (xpfotrace.converters.text._ctext) is "
-                              f"unavailable ({exc}); text traces are read by the slower "
+                warnings.warn("xpfotrace: the compiled text parser (xpfotrace.converters.text."
+                              f"_ctext) is unavailable ({exc}); text traces are read by the slower "
                               "Polars path", RuntimeWarning, stacklevel=3)
             else:
                 _kernel = _ctext
