@@ -5,9 +5,9 @@ collected by pytest; it runs anywhere (without ASan it still checks that every o
 a result or an expected error).
 
 1. The bad-input corpus: every real text fixture (tests/fixtures, sample_traces), the
-   hostile inputs of the tests (tests/test_bad_inputs.py's fatal contents and dirty
-   trace, the awkward and edited lines of tests/test_textfast.py and
-   tests/test_trace_variants.py, test_fuzz_text.py's mutations), each also cut at random
+   hostile inputs of the tests (tests/converters/test_bad_inputs.py's fatal contents and dirty
+   trace, the awkward and edited lines of tests/converters/test_textfast.py and
+   tests/converters/test_trace_variants.py, test_fuzz_text.py's mutations), each also cut at random
    points.
 2. A time-bounded random mutation of real lines (byte flips, truncation, deletions,
    random bytes, splices of other fixtures' lines, keys and numbers inserted).
@@ -37,14 +37,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # this tree's converters (with its extension) first
-sys.path.insert(1, str(HERE))  # the tests' modules, for their corpus
+sys.path.insert(1, str(HERE))  # the tests' helpers
+sys.path.insert(2, str(HERE / "converters"))  # the converters' tests, for their corpus
 
 import numpy as np  # noqa: E402
 import zstandard  # noqa: E402
-from xpfotrace.errors import XpfoError  # noqa: E402
 
 from xpfotrace.converters import TEXT_FORMATS, open_trace  # noqa: E402
 from xpfotrace.converters.text import fast as textfast  # noqa: E402
+from xpfotrace.core.errors import XpfoError  # noqa: E402
 
 KEYS = [b"pfn=", b"pfn=0x", b"order=", b"gfp_flags=", b"migratetype=", b"percpu_refill=",
         b"page=(null)", b" prev_pid=", b"prev_comm=", b" next_pid=", b"next_comm=",

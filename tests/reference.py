@@ -256,3 +256,14 @@ def reference_replay(events: list[dict[str, Any]], n_trace: int, n: int,
     dur = max(e["ts"] for e in events) - t0
     out.update(remote_deferred(reqs, switches, n, n_trace, t0, dur, bound))
     return out
+
+
+def assert_matches(got: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert got["trace"] == expected["trace"]
+    assert got["observed"] == expected["observed"]
+    assert got["cpus"] == expected["cpus"]
+    for name, counters in expected["strategies"].items():
+        mine = got["strategies"][name]
+        assert {k: mine.get(k) for k in counters} == counters, name
+    none = got["strategies"]["none"]
+    assert all(v in (0, None) for v in none.values())
