@@ -4,6 +4,7 @@ and the parameters ``ceiling`` and ``bound`` (``deferred+batch@bound=2ms@ceiling
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .core.errors import UsageError
@@ -152,10 +153,28 @@ def parse_one(written: str) -> Strategy:
     return Strategy(s.remote, s.batch, s.lazy, ceiling, bound, name if params else None)
 
 
-def parse(spec: str | list[Strategy] | None) -> list[Strategy]:
-    """Strategies from a comma-separated list (``all`` or empty: all nine), or as given."""
-    if isinstance(spec, list):
-        return spec
+#: What the API accepts wherever it takes strategies: a comma-separated string, one
+#: ``Strategy``, or a sequence of names and ``Strategy`` objects (None: all nine).
+StrategiesLike = str | Strategy | Sequence[str | Strategy] | None
+
+
+def one(strategy: str | Strategy) -> Strategy:
+    """A strategy given by name (parameters included) or as a ``Strategy``."""
+    return strategy if isinstance(strategy, Strategy) else parse_one(strategy)
+
+
+def parse(spec: StrategiesLike) -> list[Strategy]:
+    """Strategies from a comma-separated list (``all`` or empty: all nine), a ``Strategy``,
+    or a sequence of names and ``Strategy`` objects (repeats dropped)."""
+    if isinstance(spec, Strategy):
+        return [spec]
+    if spec is not None and not isinstance(spec, str):
+        out_: list[Strategy] = []
+        for item in spec:
+            s = one(item)
+            if s.name not in {o.name for o in out_}:
+                out_.append(s)
+        return out_
     if spec is None or spec.strip() in ("", "all"):
         return [BY_NAME[n] for n in DISPLAY_ORDER]
     out: list[Strategy] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import stat
@@ -15,10 +16,14 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .converters import open_trace
+from .converters.compression import read_head
 from .core import schema
 from .core.errors import InputError, UsageError
 from .core.reading import DEFAULT_CHUNK_BYTES, ProgressFn
 from .core.traceinfo import TraceInfo
+
+log = logging.getLogger("xpfotrace")
 
 #: Columns whose dictionary codes a Parquet file gives for free (few distinct values).
 CODED_COLUMNS: tuple[str, ...] = ("event", "gfp_flags")
@@ -274,10 +279,6 @@ def read_trace(path: str, fmt: str | None = None, *, chunk_bytes: int = DEFAULT_
     file that holds several (``"top"``: the top level); a Parquet file converted from
     another buffer is refused.
     """
-    # converters import xpfotrace's core types, so import them here, not at module level
-    from .converters import open_trace
-    from .converters.compression import read_head
-
     path = str(path)
     if fmt in (None, "parquet") and is_parquet(path):
         tr = read_parquet(path)
@@ -285,15 +286,18 @@ def read_trace(path: str, fmt: str | None = None, *, chunk_bytes: int = DEFAULT_
         if buffer is not None and (buffer or "top") != recorded:
             raise UsageError(f"{path}: converted from trace buffer {recorded!r}, "
                              f"not {buffer!r}")
-        return tr
-    if fmt is None:
-        read_head(path, 1)  # clear error for missing / unreadable files
-    tables, info = open_trace(path, fmt, chunk_bytes=chunk_bytes, progress=progress,
-                              trust_cpus=trust_cpus, buffer=buffer)
-    table = pa.concat_tables(list(tables))
-    df = pl.from_arrow(table)
-    assert isinstance(df, pl.DataFrame)
-    return Trace(df=df, info=info)
+    else:
+        if fmt is None:
+            read_head(path, 1)  # clear error for missing / unreadable files
+        tables, info = open_trace(path, fmt, chunk_bytes=chunk_bytes, progress=progress,
+                                  trust_cpus=trust_cpus, buffer=buffer)
+        df = pl.from_arrow(pa.concat_tables(list(tables)))
+        assert isinstance(df, pl.DataFrame)
+        tr = Trace(df=df, info=info)
+    # what the CLI prints as warnings reaches library users through logging too
+    for text in tr.info.warnings():
+        log.warning("%s: %s", path, text)
+    return tr
 
 
 def load(path: str, fmt: str | None = None, *, buffer: str | None = None) -> pl.LazyFrame:

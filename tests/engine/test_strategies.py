@@ -100,3 +100,25 @@ def test_bound_in_cli_json_keyed_as_written() -> None:
     assert b["bounded_flushes"] > 0 and d["deferred"]["bounded_flushes"] == 0
     assert b["window_max_ns"] <= 1_000_000 < d["deferred"]["window_max_ns"]
     assert b["remote_full_flushes"] > d["deferred"]["remote_full_flushes"]
+
+
+def test_api_takes_names_lists_and_strategy_objects() -> None:
+    """replay, Replayer.run/requests/window_cdf and compare take a comma-separated string,
+    one Strategy, or a list of names and Strategy objects, with the same result."""
+    import xpfotrace
+    from xpfotrace.strategies import parse_one
+
+    tr = make_trace([alloc(0, 5, "GFP_HIGHUSER_MOVABLE", cpu=0), alloc(10, 6, "GFP_HIGHUSER_MOVABLE", cpu=1)],
+                    cpus=2)
+    by_text = xpfotrace.replay(tr, strategies="sync,deferred@bound=5ns").strategies
+    deferred = parse_one("deferred@bound=5ns")
+    assert xpfotrace.replay(tr, strategies=["sync", deferred]).strategies == by_text
+    assert xpfotrace.replay(tr, strategies=deferred).strategies == {
+        "deferred@bound=5ns": by_text["deferred@bound=5ns"]}
+    rep = xpfotrace.Replayer(tr)
+    assert rep.run(strategies=("sync",)).strategies == {"sync": by_text["sync"]}
+    assert rep.requests("deferred").equals(rep.requests(parse_one("deferred")))
+    assert rep.window_cdf("deferred", 4).equals(rep.window_cdf(parse_one("deferred"), 4))
+    prof = xpfotrace.find_profiles(["3550"])
+    a = xpfotrace.compare(tr, prof, strategies=["sync"]).to_dict()
+    assert a == xpfotrace.compare(tr, prof, strategies="sync").to_dict()

@@ -91,7 +91,7 @@ def costed(name: str, counters: Counters, prof: Profile, base: int | None, n_tra
 
 
 def compare(trace: Trace, profiles: list[Profile], *,
-            strategies: list[strat.Strategy] | str | None = None,
+            strategies: strat.StrategiesLike = None,
             baseline_sys_ns: int | None = None,
             replayer: Replayer | None = None,
             progress: Callable[[int], None] | None = None,

@@ -110,7 +110,7 @@ def pareto(cost: list[int], window: list[int]) -> list[bool]:
 
 
 def sweep(trace: Trace, profile: Profile, *,
-          strategies: list[strat.Strategy] | str | None = DEFAULT_STRATEGIES,
+          strategies: strat.StrategiesLike = DEFAULT_STRATEGIES,
           bounds: list[int | None] | None = None, ceilings: list[int] | None = None,
           baseline_sys_ns: int | None = None, replayer: Replayer | None = None,
           progress: Callable[[int], None] | None = None) -> SweepResult:

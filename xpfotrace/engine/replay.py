@@ -194,12 +194,13 @@ class Replayer:
         sr, p = self.state(variant), self.prepared
         return Timeline.build(sr.rank, sr.n, p.switches, p.ts, p.cpu)
 
-    def requests(self, strategy: strat.Strategy) -> pl.DataFrame:
+    def requests(self, strategy: str | strat.Strategy) -> pl.DataFrame:
         """The flush requests of a strategy's variant: one row per requesting event.
 
         Columns: ts, seq, cpu, n (requests that event makes), comm and pid of the
         event's task (for a refill request, the run's last event).
         """
+        strategy = strat.one(strategy)
         if strategy.remote == "none":
             return pl.DataFrame(schema={"ts": pl.Int64, "seq": pl.Int64, "cpu": pl.Int32,
                                         "n": pl.Int64, "comm": pl.String, "pid": pl.Int32})
@@ -207,16 +208,17 @@ class Replayer:
         who = self.trace.df.select("seq", "comm", "pid")
         return req.join(who, on="seq", how="left").sort("ts", "seq")
 
-    def requests_by(self, strategy: strat.Strategy, column: str = "comm",
+    def requests_by(self, strategy: str | strat.Strategy, column: str = "comm",
                     top: int | None = 20) -> pl.DataFrame:
         """Flush requests per ``column`` (e.g. comm), most first."""
         out = (self.requests(strategy).group_by(column).agg(pl.col("n").sum().alias("requests"))
                .sort(["requests", column], descending=[True, False]))
         return out.head(top) if top is not None else out
 
-    def window_cdf(self, strategy: strat.Strategy, cpus: int | None = None,
+    def window_cdf(self, strategy: str | strat.Strategy, cpus: int | None = None,
                    points: int = 200) -> pl.DataFrame:
         """Exposure-window CDF of a deferred strategy at ``points`` log-spaced x values."""
+        strategy = strat.one(strategy)
         n = self.cpus if cpus is None else cpus
         tl, proj = self.timeline(strategy.variant), self.projection(n)
         if strategy.bound_ns is None:
@@ -231,13 +233,14 @@ class Replayer:
         p = self.prepared
         return Projection(cpus, p.cpus, p.t0, p.duration_ns)
 
-    def per_cpu(self, strategy: strat.Strategy, cpus: int | None = None
+    def per_cpu(self, strategy: str | strat.Strategy, cpus: int | None = None
                 ) -> list[dict[str, int]]:
         """Each (virtual) CPU's counters: what its own events did (a virtual CPU's are its
         traced CPU's), and what others made it do: ``ipis_received`` (sync) or
         ``remote_full_flushes`` and ``bounded_flushes`` (deferred). Summed over the CPUs
         they give the strategy's counters (``remote_full_flushes`` of sync aside: each
         CPU performs one per other CPU's full request, ``remote_full_received``)."""
+        strategy = strat.one(strategy)
         n = self.cpus if cpus is None else cpus
         proj = self.projection(n)
         if strategy.remote == "none":
@@ -276,16 +279,15 @@ class Replayer:
         return self._virtual[key]
 
     def run(self, cpus: int | None = None,
-            strategies: list[strat.Strategy] | None = None) -> ReplayResult:
+            strategies: strat.StrategiesLike = None) -> ReplayResult:
         """Counters of each strategy (default all nine) on ``cpus`` (virtual) CPUs."""
         with short_lived_arrays():
-            return self._run(cpus, strategies)
+            return self._run(cpus, strat.parse(strategies))
 
     def _run(self, cpus: int | None,
-             strategies: list[strat.Strategy] | None) -> ReplayResult:
+             chosen: list[strat.Strategy]) -> ReplayResult:
         n = self.cpus if cpus is None else cpus
         proj = self.projection(n)
-        chosen = strategies if strategies is not None else strat.parse(None)
         variants = list(dict.fromkeys(s.variant for s in chosen if s.remote != "none"))
         # the remote passes each variant needs: one per bound (None: unbounded)
         bounds: dict[tuple[bool, bool], list[int | None]] = {v: [] for v in variants}
@@ -326,7 +328,7 @@ class Replayer:
 
 
 def replay(trace: Trace, *, cpus: int | None = None,
-           strategies: list[strat.Strategy] | str | None = None,
+           strategies: strat.StrategiesLike = None,
            frames: bool = False, only: Only | None = None) -> ReplayResult:
     """Replay ``trace`` under ``strategies`` (default all nine) on ``cpus`` CPUs.
 

@@ -136,7 +136,7 @@ def to_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
 
 
 def batch(inputs: Iterable[str], profiles: list[Profile] | None = None,
-          strategies: list[strat.Strategy] | str | None = None, *,
+          strategies: strat.StrategiesLike = None, *,
           baseline_sys_ns: int | None = None, dask: str | None = None,
           window: Window | None = None, only: Only | None = None,
           trust_cpus: bool = False,

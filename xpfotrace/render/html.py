@@ -229,7 +229,7 @@ STEPS = 6
 
 
 def build(trace: Trace, profiles: list[Profile], title: str, top: int = 15,
-          strategies: list[strat.Strategy] | str | None = None,
+          strategies: strat.StrategiesLike = None,
           sweep: SweepResult | None = None, baseline_sys_ns: int | None = None,
           command: str | None = None,
           progress: Callable[[int], None] | None = None, only: Only | None = None) -> str:
@@ -300,7 +300,7 @@ lost events: {f['lost_events']:,}.</p>{body}{table}</body></html>
 
 
 def write(trace: Trace, out: str, profiles: list[Profile], title: str,
-          strategies: list[strat.Strategy] | str | None = None,
+          strategies: strat.StrategiesLike = None,
           sweep: SweepResult | None = None, baseline_sys_ns: int | None = None,
           command: str | None = None, progress: Callable[[int], None] | None = None,
           only: Only | None = None) -> None:
