@@ -11,13 +11,12 @@ import re
 from collections.abc import Iterator
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from xpfotrace.core.errors import InputError, UsageError
 from xpfotrace.core.reading import DEFAULT_CHUNK_BYTES, ProgressFn
 from xpfotrace.core.traceinfo import TraceInfo
 
-from .binary import perfdata, tracedat
+from .binary.magic import PERF_MAGICS, TRACEDAT_MAGIC
 from .compression import read_head
 from .text import perf_script, tracecmd, tracefs
 from .text.base import PAGE_ALLOCATION_EVENTS, TextFormat, no_page_events
@@ -46,9 +45,9 @@ def detect_format(path: str) -> str:
         raise InputError(path, "empty file: no trace events")
     if head.startswith(b"PAR1"):
         return "parquet"
-    if head.startswith(tracedat.MAGIC):
+    if head.startswith(TRACEDAT_MAGIC):
         return "trace.dat"
-    if head.startswith(perfdata.MAGICS):
+    if head.startswith(PERF_MAGICS):
         return "perf.data"
     text = head.decode("utf-8", errors="replace")
     lines = text.splitlines()[:-1] or text.splitlines()
@@ -90,8 +89,12 @@ def open_trace(path: str, fmt: str | None = None, *, chunk_bytes: int = DEFAULT_
         raise UsageError(f"{path}: a {name} file has a single trace buffer: --buffer "
                          "chooses among the buffers of a trace.dat file")
     if name == "trace.dat":
+        from .binary import tracedat  # (each binary reader loads when it is used)
+
         return tracedat.read_tracedat(path, trust_cpus=trust_cpus, buffer=buffer)
     if name == "perf.data":
+        from .binary import perfdata
+
         tables, info = perfdata.read_perfdata(path, trust_cpus=trust_cpus)
         return _require_page_events(path, tables, info), info
     if name not in TEXT_FORMATS:
@@ -112,6 +115,8 @@ def _require_page_events(path: str, tables: Iterator[pa.Table],
     for table in tables:
         rows += table.num_rows
         if not found and table.num_rows:
+            import pyarrow.compute as pc
+
             found = pc.any(pc.is_in(table.column("event"), value_set=wanted)).as_py() is True
         yield table
     if not found and rows:
