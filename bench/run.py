@@ -8,11 +8,15 @@ Inputs (reused when present in DIR, default bench/data):
   kbuild-5s.dat           trace-cmd extract of 5 s of the same workload
   kbuild-5s.perf.data     perf record -a of 5 s of the same workload (any *.perf.data
                           of tracepoint samples is measured)
-The text trace is also converted with the Polars path only (XPFOTRACE_NO_JIT=1), for
+The text trace is also converted with the Polars path only (XPFOTRACE_NO_NATIVE=1), for
 comparison with the compiled line kernel, and once 7 times over (about 1.4 GB;
 --no-large skips it): peak RSS must stay under 1.5 GB and not grow with the input.
-The kernel is compiled into Numba's cache, and the inputs are read once into the page
-cache, before the first measurement.
+A *first run* row converts the text with no bytecode cache at all (a fresh
+PYTHONPYCACHEPREFIX), as the first command after an install does; the compiled kernel
+needs nothing more. *End to end* rows time `xpfotrace replay --json` of each raw input
+(start-up, conversion in memory, replay of all nine strategies) against `trace-cmd
+report` / `perf script` printing the same events. The inputs are read once into the
+page cache before the first measurement.
 With --capture (root), the kbuild files are captured first with the kernel
 sources given by --kernel-src (run `make tinyconfig` there beforehand).
 
@@ -98,12 +102,24 @@ def repeat(runs: int, measure: Callable[[], Run | None]) -> list[Run] | None:
     return [first] + [r for r in (measure() for _ in range(runs - 1)) if r is not None]
 
 
-def cli_replay(pq: Path, events: int) -> Run:
-    """``xpfotrace replay --json`` of a Parquet file, end to end: start-up, read, replay."""
+def cli_replay(path: Path, events: int) -> Run:
+    """``xpfotrace replay --json`` of a file (Parquet or raw), end to end: start-up, read
+    (a raw trace converted in memory), replay of all nine strategies."""
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "xpfotrace", "replay", str(pq), "--json"],
+    subprocess.run([sys.executable, "-m", "xpfotrace", "-q", "replay", str(path), "--json"],
                    check=True, stdout=subprocess.DEVNULL)
     return {"events": events, "seconds": time.perf_counter() - t, "rss": 0}
+
+
+def perf_script(data: Path) -> Run | None:
+    """``perf script`` printing a perf.data file's samples (to a pipe)."""
+    if not shutil.which("perf"):
+        return None
+    t = time.perf_counter()
+    proc = subprocess.run(["perf", "script", "-i", str(data)], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, check=True)
+    secs = time.perf_counter() - t
+    return {"events": proc.stdout.count(b"\n"), "seconds": secs, "rss": 0}
 
 
 def trace_cmd_report(dat: Path) -> Run | None:
@@ -168,10 +184,11 @@ def main() -> None:
                      f"{rss / 2**20:,.0f} MiB" if rss else "-", target))
 
     n = args.runs
-    # a user's first text conversion compiles the text kernel into Numba's cache (once
-    # per install, some seconds); the measured runs load it from there, as later ones do
-    subprocess.run([sys.executable, "-c", "from converters import textfast as t; "
-                    "assert t.available()"], check=True)
+    # the compiled text kernel must be there (built by pip install): else every row would
+    # measure the Polars path
+    subprocess.run([sys.executable, "-c", "from xpfotrace.converters.text import fast; "
+                    "assert fast.available(), 'the compiled text kernel was not built'"],
+                   check=True)
     # and reads a trace it has just captured from the page cache, not the disk
     for f in sorted(args.data.glob("kbuild-*")):
         with f.open("rb") as src:
@@ -187,9 +204,12 @@ def main() -> None:
             mb = text.stat().st_size / 2**20
             add(f"convert tracefs text ({mb:,.0f} MB)",
                 repeat(n, lambda: child("convert", str(text), str(pq))), "3 M/s")
-            add("the same, Polars path only (`XPFOTRACE_NO_JIT=1`)",
+            add("the same, first run (no bytecode cache)",
+                repeat(n, lambda: child("convert", str(text), str(Path(tmp) / "first.pq"),
+                                        env={"PYTHONPYCACHEPREFIX": tempfile.mkdtemp()})))
+            add("the same, Polars path only (`XPFOTRACE_NO_NATIVE=1`)",
                 repeat(n, lambda: child("convert", str(text), str(Path(tmp) / "nojit.pq"),
-                                        env={"XPFOTRACE_NO_JIT": "1"})))
+                                        env={"XPFOTRACE_NO_NATIVE": "1"})))
         if text.exists() and args.large and not args.sweep_only:
             # peak RSS must not grow with the input: the same text 7 times over (its
             # timestamps restart with each copy, which only costs a warning), one run
@@ -209,9 +229,16 @@ def main() -> None:
             add("convert trace.dat", repeat(n, lambda: child(
                 "convert", str(dat), str(Path(tmp) / "d.parquet"))), "10 M/s")
             add("trace-cmd report of the same trace.dat", repeat(n, lambda: trace_cmd_report(dat)))
+            events = int(child("convert", str(dat), str(Path(tmp) / "d.parquet"))["events"])
+            add("`xpfotrace replay --json` of the trace.dat, end to end",
+                repeat(n, lambda: cli_replay(dat, events)))
         for perf in sorted(args.data.glob("*.perf.data")) if not args.sweep_only else []:
             add(f"convert {perf.name}", repeat(n, lambda p=perf: child(  # type: ignore[misc]
                 "convert", str(p), str(Path(tmp) / "p.pq"))), "10 M/s")
+            add(f"perf script of {perf.name}", repeat(n, lambda p=perf: perf_script(p)))  # type: ignore[misc]
+            events = int(child("convert", str(perf), str(Path(tmp) / "p.pq"))["events"])
+            add(f"`xpfotrace replay --json` of {perf.name}, end to end",
+                repeat(n, lambda p=perf, e=events: cli_replay(p, e)))  # type: ignore[misc]
         if pq.exists() and not args.sweep_only:
             sweep_rows(args, n, pq, add)
             replays = repeat(n, lambda: child("replay", str(pq)))
@@ -220,6 +247,8 @@ def main() -> None:
                 events = int(replays[0]["events"])
                 add("`xpfotrace replay --json` of that Parquet file, end to end",
                     repeat(n, lambda: cli_replay(pq, events)))
+                add("`xpfotrace replay --json` of the raw text, end to end",
+                    repeat(n, lambda: cli_replay(text, events)))
             add(f"projection to {args.cpus} CPUs, all nine strategies",
                 repeat(n, lambda: child("project", str(pq), str(args.cpus))), "< 10 s")
     if not rows:
