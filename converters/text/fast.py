@@ -1,10 +1,10 @@
 """A compiled fast path for the event lines of tracefs, ``trace-cmd report`` and
 ``perf script`` text.
 
-The Polars string expressions of :mod:`converters.textbase` cost about 2.4 µs per
-line, which caps text conversion near 0.4 M events/s. This module scans a chunk's
-bytes once with a compiled kernel (the C extension :mod:`xpfotrace.converters.text._ctext`, built
-from Cython by ``pip install``) that reads the same fields by the same rules (the
+The Polars string expressions of :mod:`.fields` read each line in several passes
+(the README's performance section has the costs). This module scans a chunk's bytes
+once with a compiled kernel (the C extension ``_ctext``, built from Cython by
+``pip install``) that reads the same fields by the same rules (the
 anchor ``[CPU] [flags] SEC.FRAC: event:`` or perf's ``[CPU] SEC.FRAC: [period]
 system:event:``, the ``comm-pid`` or ``comm pid[/tid]`` head, and each event's
 ``key=value`` fields, leftmost match first, as the regular expressions do).

@@ -4,9 +4,8 @@ NumPy asks the kernel for transparent huge pages (``madvise(MADV_HUGEPAGE)``) on
 every array of 4 MiB or more. The engine's large arrays live for a few
 milliseconds each; where the kernel's THP ``defrag`` setting is ``madvise`` (the
 default of many distributions), each 2 MiB fault of such an array may stall in
-direct compaction. On the development VM the hint cost the replay of a 1.6 M
-event trace about 120 ms of system time (median of 12 fresh runs, 0.56 s against
-0.44 s) and most of its run-to-run spread. ``NUMPY_MADVISE_HUGEPAGE=0`` is
+direct compaction (the README's performance section has the measurement).
+``NUMPY_MADVISE_HUGEPAGE=0`` is
 NumPy's documented switch for a whole process; ``short_lived_arrays`` does the
 same for the duration of a call and restores the previous setting.
 """
