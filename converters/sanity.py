@@ -201,11 +201,34 @@ def checked(table: pa.Table, where: I64, info: TraceInfo, *, trust_cpus: bool,
     cpu = table.column("cpu").to_numpy()
     ts = table.column("ts").to_numpy()
     info.max_cpu = int(cpu.max()) if n else -1
-    cpus, first = np.unique(cpu, return_index=True)  # in time order: each CPU's first
+    cpus, first = first_rows(cpu)  # in time order: each CPU's first
     info.cpu_first_ts = {int(c): int(ts[i]) for c, i in zip(cpus, first, strict=True)}
     if not n:
         raise_empty(info)
     return table
+
+
+def first_rows(values: np.ndarray) -> tuple[np.ndarray, I64]:
+    """The sorted distinct values and the row of each one's first occurrence, as
+    ``np.unique(values, return_index=True)``; for small non-negative ints (CPU numbers)
+    without sorting them all: the rows are searched in growing blocks from the start
+    until every value present has been met (all CPUs log early in a trace)."""
+    n = len(values)
+    if not n or values.dtype.kind not in "iu" or int(values.min()) < 0 \
+            or int(values.max()) >= MAX_CPUS:
+        found: tuple[np.ndarray, I64] = np.unique(values, return_index=True)
+        return found
+    present = np.bincount(values.astype(np.int64)) > 0
+    distinct = np.flatnonzero(present)
+    first = np.full(len(present), -1, np.int64)
+    missing, start, block = len(distinct), 0, 4096
+    while missing:
+        u, at = np.unique(values[start:start + block], return_index=True)
+        new = first[u] < 0
+        first[u[new]] = start + at[new]
+        missing -= int(new.sum())
+        start, block = start + block, block * 2
+    return distinct.astype(values.dtype), first[distinct]
 
 
 def raise_empty(info: TraceInfo) -> None:

@@ -15,6 +15,23 @@ from xpfotrace.core.traceinfo import TraceInfo
 
 from ..compression import CountingReader
 
+__all__ = ["DECODE_ERRORS", "MAX_RATIO", "MIN_LIMIT", "BinaryFormatError", "binary_tables",
+           "cbin", "native"]
+
+try:  # the compiled loops (setup.py; optional: without them the numpy paths run)
+    from . import _cbin as cbin
+except ImportError:  # pragma: no cover (an install without a C compiler)
+    cbin = None  # type: ignore[assignment]
+
+
+def native() -> bool:
+    """Whether the binary readers take their fast paths: the compiled loops
+    (:mod:`xpfotrace.converters.binary._cbin`, as ``binfile.cbin``) and trace.dat's zstd chunks
+    decompressed on all CPUs at once. They do when the loops are built and
+    ``XPFOTRACE_NO_NATIVE`` is not set (or is "" or "0"); otherwise the numpy paths run
+    (and chunks are decompressed one by one), which give the same results."""
+    return cbin is not None and os.environ.get("XPFOTRACE_NO_NATIVE", "") in ("", "0")
+
 
 class BinaryFormatError(Exception):
     """A malformed binary trace; ``offset`` is the byte offset (of the decompressed data)."""

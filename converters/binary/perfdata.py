@@ -14,12 +14,14 @@ many bytes of tracing data, outside the record's size), HEADER_FEATURE (80: a fe
 id and its section), as perf's ``perf_event__process_attr`` /
 ``perf_event__process_tracing_data`` read them.
 
-**Records** are one sequential stream (u32 type, u16 misc, u16 size). They are located
-without a loop per record by *pointer jumping*: every candidate position points to
-``position + size``; squaring that jump table log2(R) times collects every position
-reachable from the first record. Kernel records are multiples of 8 bytes, so the
-candidates are 8-byte words; perf's own records need not be (HEADER_FEATURE,
-COMPRESSED), and a stream holding one is walked at byte granularity from there.
+**Records** are one sequential stream (u32 type, u16 misc, u16 size). The compiled loops
+(``xpfotrace.converters.binary._cbin``, see :func:`binfile.native`) walk it record by record;
+without them they are located without a loop per record by *pointer jumping*: every
+candidate position points to ``position + size``; squaring that jump table log2(R) times
+collects every position reachable from the first record. Kernel records are multiples of
+8 bytes, so the candidates are 8-byte words; perf's own records need not be
+(HEADER_FEATURE, COMPRESSED), and a stream holding one is walked at byte granularity
+from there.
 
 **``perf record -z``**: COMPRESSED (81) and COMPRESSED2 (83, 8-byte aligned, newer perf)
 records hold one zstd stream, flushed (not ended) after each record, of ordinary
@@ -27,14 +29,15 @@ records; a record may straddle two COMPRESSED records. Their payloads are decomp
 in order into one stream of records, which is then read like a data section.
 
 **Samples.** Each attr's sample_type (with its read_format, branch_sample_type and
-register masks) gives its samples' layout, fields in the kernel's order (IDENTIFIER,
-IP, TID, TIME, ADDR, ID, STREAM_ID, CPU, PERIOD, READ, CALLCHAIN, RAW, BRANCH_STACK,
+register masks) gives its samples' layout, fields in the kernel's order (IDENTIFIER, IP,
+TID, TIME, ADDR, ID, STREAM_ID, CPU, PERIOD, READ, CALLCHAIN, RAW, BRANCH_STACK,
 REGS_USER, STACK_USER, WEIGHT, DATA_SRC, TRANSACTION, REGS_INTR, PHYS_ADDR, CGROUP,
 DATA_PAGE_SIZE, CODE_PAGE_SIZE, AUX); the variable-size ones (READ groups, CALLCHAIN,
 RAW, BRANCH_STACK, REGS, STACK_USER, AUX) are stepped over with per-record offsets in
-numpy. A sample's attr is found from its IDENTIFIER (or ID) and the attrs' ID lists.
-Tracepoint samples are decoded from their raw data; samples of other events
-(``-e cpu-clock``...) become rows of that event's name, without fields.
+numpy (or sample by sample in one compiled pass, which also reads the fields). A
+sample's attr is found from its IDENTIFIER (or ID) and the attrs' ID lists. Tracepoint
+samples are decoded from their raw data; samples of other events (``-e cpu-clock``...)
+become rows of that event's name, without fields.
 """
 
 from __future__ import annotations
@@ -52,8 +55,8 @@ import zstandard
 from xpfotrace.core.traceinfo import TraceInfo
 
 from ..sanity import checked, offset_location, out_of_line
-from .binfile import MAX_RATIO, MIN_LIMIT, BinaryFormatError, binary_tables
-from .rawevents import damaged_payloads, decode, read_int
+from .binfile import MAX_RATIO, MIN_LIMIT, BinaryFormatError, binary_tables, cbin, native
+from .rawevents import damaged_payloads, decode, dense_codes, read_int, take_strings
 from .ringbuffer import MIN_PAYLOAD
 from .tracedat import MAGIC as TRACING_MAGIC
 from .tracedat import (
@@ -241,6 +244,8 @@ def _chain(d: U8, step: int) -> tuple[I64, int]:
     """Offsets of the records reached from offset 0 (candidates of granularity ``step``),
     and the offset where the chain stops: the end of ``d`` (rounded down to ``step``)
     if it reaches it, else where it found no record header, or past the end."""
+    if native():  # record by record, in one compiled pass
+        return cbin.chain(d, step, MAX_RECORD_TYPE, USER_TYPE_START)
     cand, target = _candidates(d, step)
     if not len(cand) or cand[0] != 0:
         return np.zeros(0, np.int64), 0
@@ -583,6 +588,9 @@ def _check_magic(data: bytes) -> None:
 
 def _gather(d: U8, at: I64, width: int) -> I64:
     """Little-endian unsigned ``width``-byte values at ``at`` (u64 keep their bits)."""
+    got = cbin.gather(d, at, width, False, False) if native() and at.dtype == np.int64 else None
+    if got is not None:
+        return got
     kind = "<u" + str(width)
     out: I64 = d[at[:, None] + np.arange(width)].copy().view(kind).ravel().astype(np.int64)
     return out
@@ -610,7 +618,7 @@ def _layout(d: U8, at: I64, end: I64, a: _Attr) -> _Fields:
         """The u64 at ``o`` (0 where it is beyond the record), clamped to MAX_COUNT."""
         inside = o + 8 <= end
         over[~inside] = True
-        raw = d[np.where(inside, o, at)[:, None] + np.arange(8)].copy().view("<u8").ravel()
+        raw = _gather(d, np.where(inside, o, at), 8).view(np.uint64)
         out: I64 = np.where(inside, np.minimum(raw, np.uint64(MAX_COUNT)), 0).astype(np.int64)
         return out
 
@@ -678,7 +686,7 @@ def _sample_attrs(d: U8, smp: I64, end: I64, attrs: list[_Attr]) -> I64:
     if len(where) == 1 and None not in where and known:
         at = smp + 8 + int(where.pop() or 0)
         inside = at + 8 <= end
-        ids = d[np.where(inside, at, smp)[:, None] + np.arange(8)].copy().view("<u8").ravel()
+        ids = _gather(d, np.where(inside, at, smp), 8).view(np.uint64)
         keys = np.array(sorted(known), np.uint64)
         vals = np.array([known[int(k)] for k in keys], np.int64)
         i = np.minimum(np.searchsorted(keys, ids), len(keys) - 1)
@@ -752,6 +760,9 @@ def _convert(data: bytes, info: TraceInfo, trust_cpus: bool = False) -> pa.Table
 
 
 def _types_sizes(d: U8, pos: I64) -> tuple[I64, I64]:
+    got = cbin.record_headers(d, pos) if native() and pos.dtype == np.int64 else None
+    if got is not None:
+        return got
     hdr_words = d[pos[:, None] + np.arange(8)]
     rtype = hdr_words[:, 0:4].copy().view("<u4").ravel().astype(np.int64)
     rsize = hdr_words[:, 6:8].copy().view("<u2").ravel().astype(np.int64)
@@ -798,27 +809,48 @@ def _samples(src: _Source, d: U8, origin: _Origin, pos: I64, rtype: I64, rsize: 
     smp, end = pos[is_smp], pos[is_smp] + rsize[is_smp]
     n = len(smp)
     owner = _sample_attrs(d, smp, end, attrs)
-    tid_at, time_at, cpu_at, raw_at = (np.full(n, -1, np.int64) for _ in range(4))
-    fits = np.zeros(n, bool)
-    for k, a in enumerate(attrs):
-        sel = np.flatnonzero(owner == k)
-        if len(sel):
-            f = _layout(d, smp[sel], end[sel], a)
-            tid_at[sel], time_at[sel], cpu_at[sel], raw_at[sel] = f.tid, f.time, f.cpu, f.raw
-            fits[sel] = f.fits
+    fast = _fields_native(d, smp, end, owner, attrs, hdr) if native() else None
+    if fast is not None:  # every sample's layout and values in one compiled pass
+        (tid_at, time_at, cpu_at, raw_at), fits, values, have = fast
+    else:
+        tid_at, time_at, cpu_at, raw_at = (np.full(n, -1, np.int64) for _ in range(4))
+        fits = np.zeros(n, bool)
+        # the samples of attrs laid out alike, at once
+        layouts: dict[tuple[int, ...], list[int]] = {}
+        for k, a in enumerate(attrs):
+            layouts.setdefault(a.layout, []).append(k)
+        group = np.array([g for k in range(len(attrs))
+                          for g, ks in enumerate(layouts.values()) if k in ks] + [-1])[owner]
+        for g, ks in enumerate(layouts.values()):
+            sel = np.flatnonzero(group == g) if len(layouts) > 1 else np.flatnonzero(owner >= 0)
+            if len(sel):
+                f = _layout(d, smp[sel], end[sel], attrs[ks[0]])
+                tid_at[sel], time_at[sel], cpu_at[sel], raw_at[sel] = f.tid, f.time, f.cpu, f.raw
+                fits[sel] = f.fits
     tp = np.array([a.tracepoint for a in attrs] + [False], bool)[owner]  # (-1: the last)
     # samples of other events without the fields of a row: not events, passed over
     usable = tp | ((tid_at >= 0) & (time_at >= 0) & (cpu_at >= 0))
     usable &= owner >= 0  # (an unknown ID is a damaged sample: judged below)
     bad = ~fits | (owner < 0)
     keep = usable | (owner < 0)
-    smp, end, owner, tp, bad = smp[keep], end[keep], owner[keep], tp[keep], bad[keep]
-    tid_at, time_at, cpu_at, raw_at = tid_at[keep], time_at[keep], cpu_at[keep], raw_at[keep]
+    if not keep.all():
+        smp, end, owner, tp, bad = smp[keep], end[keep], owner[keep], tp[keep], bad[keep]
+        tid_at, time_at, cpu_at, raw_at = tid_at[keep], time_at[keep], cpu_at[keep], raw_at[keep]
+        if fast is not None:
+            values, have = values[:, keep], have[:, keep]
+
+    def value(k: int, rows: I64, at: I64, width: int) -> I64:
+        """Field ``k`` (tid, time, cpu, raw size) of samples ``rows``: read in the
+        compiled pass, else gathered at ``at``."""
+        if fast is not None and have[k, rows].all():
+            out: I64 = values[k, rows]
+            return out
+        return _gather(d, at, width)
 
     buf = np.asarray(d)
     raw_size = np.zeros(len(smp), np.int64)
     ok_tp = np.flatnonzero(tp & ~bad)
-    raw_size[ok_tp] = _gather(d, raw_at[ok_tp], 4)
+    raw_size[ok_tp] = value(3, ok_tp, raw_at[ok_tp], 4)
     payload = raw_at + 4
     bad |= tp & (raw_size < MIN_PAYLOAD)
     common = common_type_field(hdr)
@@ -826,11 +858,18 @@ def _samples(src: _Source, d: U8, origin: _Origin, pos: I64, rtype: I64, rsize: 
         raise BinaryFormatError("event formats place common_type beyond the common fields", 0)
     ev_id = OTHER_EVENT - np.maximum(owner, 0)
     dec = np.flatnonzero(tp & ~bad)
-    ev_id[dec] = read_int(buf, payload[dec], common, hdr.big_endian)
+    if fast is not None and have[4, dec].all():  # (read as the same common_type field)
+        ev_id[dec] = values[4, dec]
+    else:
+        ev_id[dec] = read_int(buf, payload[dec], common, hdr.big_endian)
     formats = parse_used(hdr, ev_id[dec])
     bad[dec] = damaged_payloads(raw_size[dec], ev_id[dec], list(hdr.format_texts), formats)
     good = np.flatnonzero(~bad)  # and a sample far out of its CPU's time order
-    bad[good[out_of_line(_gather(d, cpu_at[good], 4), _gather(d, time_at[good], 8))]] = True
+    cpu, ts = value(2, good, cpu_at[good], 4), value(1, good, time_at[good], 8)
+    behind = out_of_line(cpu, ts)
+    bad[good[behind]] = True
+    if behind.any():  # (the values of the samples kept)
+        cpu, ts = cpu[~behind], ts[~behind]
     if bad.any():
         info.corrupt_pages = info.corrupt_events = int(bad.sum())
         info.corrupt_at = offset_location(origin.one(int(smp[bad].min())))
@@ -840,16 +879,11 @@ def _samples(src: _Source, d: U8, origin: _Origin, pos: I64, rtype: I64, rsize: 
         if not len(smp):
             raise BinaryFormatError(f"no usable samples ({info.corrupt_events:,} damaged, "
                                     f"first at {info.corrupt_at})", 0)
-    ts = _gather(d, time_at, 8)
-    cpu = _gather(d, cpu_at, 4)
-    tid = _gather(d, tid_at + 4, 4)
+    tid = value(0, np.flatnonzero(~bad), tid_at + 4, 4)
     tid = tid - ((tid >> 31) << 32)  # i32
     order = np.lexsort((smp, cpu, ts))  # perf script's time order; lower CPU first on ties
     ts, cpu, tid, payload = ts[order], cpu[order], tid[order], payload[order]
     smp_sorted, ev_id = smp[order], ev_id[order]
-    names = {OTHER_EVENT - k: a.display_name for k, a in enumerate(attrs)}
-    table, wide = decode(buf, payload, ev_id, ts, cpu, formats, {}, hdr.big_endian,
-                         names=names)
     # pid and comm as perf script shows them: the sample's tid, its comm from COMM records
     # side-band records carry a sample_id trailer (sample_id_all): order them by its time,
     # as perf does; without it, by file position
@@ -860,15 +894,35 @@ def _samples(src: _Source, d: U8, origin: _Origin, pos: I64, rtype: I64, rsize: 
         is_fork &= rsize >= 32 + back
     comms = _comm_records(d, pos[is_comm], rsize[is_comm], _pick(back, is_comm))
     comms = _with_forks(d, pos[is_fork], rsize[is_fork], comms, _pick(back, is_fork))
-    df = pl.from_arrow(table)
-    assert isinstance(df, pl.DataFrame)
-    df = df.with_columns(pl.Series("pid", tid.astype(np.int32)),
-                         pl.Series("_pos", ts if back is not None else smp_sorted))
-    df = _attach_comm(df, comms).drop("_pos")
-    from ..text.fields import to_arrow
-
-    return checked(to_arrow(df), origin(smp_sorted), info, trust_cpus=trust_cpus,
+    comm = _sample_comms(tid, ts if back is not None else smp_sorted, comms)
+    names = {OTHER_EVENT - k: a.display_name for k, a in enumerate(attrs)}
+    table, wide = decode(buf, payload, ev_id, ts, cpu, formats, {}, hdr.big_endian,
+                         names=names, pid=tid, comm=comm)
+    return checked(table, origin(smp_sorted), info, trust_cpus=trust_cpus,
                    locate=offset_location, malformed=wide)
+
+
+def _fields_native(d: U8, smp: I64, end: I64, owner: I64, attrs: list[_Attr],
+                   hdr: _Header) -> tuple[I64, BOOL, I64, npt.NDArray[np.uint8]] | None:
+    """:func:`_layout` of every sample by its attr, and its tid, time, cpu, raw size and
+    common_type, in one compiled pass (:func:`_cbin.sample_fields`). None
+    when that cannot be (the numpy path then runs)."""
+    try:
+        common = common_type_field(hdr)
+    except BinaryFormatError:
+        return None
+    if not len(attrs) or common.size not in (1, 2, 4, 8) or not 0 <= common.offset < 1 << 20:
+        return None
+    table = np.array([[a.sample_type, a.read_format, a.branch_sample_type,
+                       a.regs_user.bit_count(), a.regs_intr.bit_count()] for a in attrs],
+                     np.uint64).view(np.int64)
+    got = cbin.sample_fields(d, np.ascontiguousarray(smp), np.ascontiguousarray(end),
+                             np.ascontiguousarray(owner), table, MAX_COUNT, common.offset,
+                             common.size, common.signed, hdr.big_endian)
+    if got is None:
+        return None
+    at, fits, values, have = got
+    return at, fits.view(bool), values, have
 
 
 def _pick(back: int | I64 | None, rows: BOOL) -> int | I64 | None:
@@ -925,6 +979,33 @@ def _with_forks(d: U8, pos: I64, size: I64, comms: pl.DataFrame,
             break
         known = merged
     return known
+
+
+def _sample_comms(pid: I64, key: I64, comms: pl.DataFrame) -> pa.Array:
+    """The comm of each sample (thread ``pid``, ordering key ``key``), as
+    :func:`_attach_comm` gives it: compiled, a binary search per sample among its
+    thread's COMM records (few) instead of sorting the samples for a join."""
+    if not native() or pid.dtype != np.int64 or key.dtype != np.int64:
+        df = pl.DataFrame({"pid": pid.astype(np.int32), "_pos": key})
+        out: pa.Array = _attach_comm(df, comms)["comm"].to_arrow().cast(pa.string())
+        return out
+    cpid = comms["pid"].to_numpy().astype(np.int64)
+    by = np.argsort(cpid, kind="stable")  # by thread; each one's records stay in order
+    groups, starts = np.unique(cpid[by], return_index=True)
+    ckey = comms["_pos"].to_numpy().astype(np.int64)[by]
+    found = cbin.asof_backward(pid, key, groups, np.append(starts, len(by)).astype(np.int64),
+                               np.ascontiguousarray(ckey))
+    m = len(by)
+    index = np.where(found >= 0, by[np.maximum(found, 0)], -1)
+    index[pid == -1] = m
+    index[pid == 0] = m + 1
+    missing = index < 0
+    unnamed, code = dense_codes(pid[missing])
+    index[missing] = m + 2 + code
+    labels = pa.concat_arrays([
+        comms["comm"].to_arrow().cast(pa.string()),
+        pa.array([":-1", "swapper", *(f":{int(p)}" for p in unnamed)], pa.string())])
+    return take_strings(labels, index)
 
 
 def _attach_comm(df: pl.DataFrame, comms: pl.DataFrame) -> pl.DataFrame:

@@ -1,7 +1,8 @@
 """Raw tracepoint payloads (trace.dat records, perf.data PERF_SAMPLE_RAW) to the event schema.
 
 Fields are located with the event format texts, so any kernel's layout works;
-each field is gathered for all records of an event at once with numpy.
+each field is gathered for all records of an event at once with numpy, or the integer
+fields of every record in one compiled pass (``xpfotrace.converters.binary._cbin``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pyarrow as pa
 
 from xpfotrace.core import schema
 
+from .binfile import cbin, native
 from .eventformat import EventFormat, Field, format_flags
 
 U8 = npt.NDArray[np.uint8]
@@ -33,6 +35,10 @@ def read_int(buf: U8, off: I64, f: Field, big_endian: bool = False) -> I64:
     fields are one or two gathers from a 32-bit view; anything else gathers bytes.
     """
     at = off + f.offset
+    got = (cbin.gather(buf, at, f.size, f.signed, big_endian)
+           if native() and f.size in (1, 2, 4, 8) and at.dtype == np.int64 else None)
+    if got is not None:
+        return got
     kind = ("i" if f.signed else "u") + str(f.size)
     if not big_endian and len(buf) % 4 == 0 and f.size in (4, 8) and not (at % 4).any():
         words = buf.view("<u4")
@@ -81,13 +87,27 @@ def read_str(buf: U8, off: I64, f: Field) -> npt.NDArray[np.str_]:
     return np.char.decode(raw.view(f"S{f.size}").ravel(), "utf-8", errors="replace")
 
 
-def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _small(values: np.ndarray) -> bool:
+    """Non-negative ints below 2^20 (a table of them is small)."""
+    return (values.dtype.kind in "iu" and bool(len(values)) and int(values.min()) >= 0
+            and int(values.max()) < 1 << 20)
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values, as ``np.unique(values)``, without sorting them all
+    when they are small non-negative ints (event IDs, pids): by a table."""
+    if _small(values):
+        return np.flatnonzero(np.bincount(values.astype(np.int64)) > 0).astype(values.dtype)
+    return np.unique(values)
+
+
+def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(sorted distinct values, each value's index among them), like ``np.unique(...,
     return_inverse=True)`` but without sorting every value: a table for small
     non-negative ranges, else a hash unique and a search among the few distinct ones."""
     if not len(values):
         return values[:0], np.zeros(0, np.int64)
-    if values.dtype.kind in "iu" and int(values.min()) >= 0 and int(values.max()) < 1 << 20:
+    if _small(values):
         present = np.bincount(values.astype(np.int64)) > 0
         distinct = np.flatnonzero(present).astype(values.dtype)
         return distinct, (np.cumsum(present) - 1)[values.astype(np.int64)]
@@ -123,64 +143,170 @@ class _Sparse:
         parts.append(values)
 
     def int_array(self, name: str, typ: pa.DataType) -> pa.Array:
+        """The column as ``typ`` (int64 values, or u64 bits for an unsigned type; a
+        value beyond a narrower type is null, and its row counted out of range)."""
         if name not in self.ints:
             return pa.nulls(self.n, typ)
         vals, valid = self.ints[name]
         if pa.types.is_unsigned_integer(typ):
-            return pa.array(vals.view(np.uint64), type=typ, mask=~valid)
-        if typ.bit_width < 64:
-            lim = 1 << (typ.bit_width - 1)
-            wide = valid & ((vals < -lim) | (vals >= lim))
-            if wide.any():
-                self.out_of_range |= wide
-                valid = valid & ~wide
-                vals = np.where(wide, 0, vals)
-        return pa.array(vals, mask=~valid).cast(typ)
+            data = vals.view(np.uint64)
+        else:
+            if typ.bit_width < 64:
+                lim = 1 << (typ.bit_width - 1)
+                wide = valid & ((vals < -lim) | (vals >= lim))
+                if wide.any():
+                    self.out_of_range |= wide
+                    valid = valid & ~wide
+            data = vals.astype(typ.to_pandas_dtype(), copy=False)  # (nulls: any bits)
+        # the Arrow buffers directly: the validity bitmap, and the values
+        valid_count = int(np.count_nonzero(valid))
+        bitmap = (None if valid_count == self.n
+                  else pa.py_buffer(np.packbits(valid, bitorder="little")))
+        return pa.Array.from_buffers(typ, self.n, [bitmap, pa.py_buffer(data)],
+                                     null_count=self.n - valid_count)
 
     def str_array(self, name: str) -> pa.Array:
         if name not in self.strs:
             return pa.nulls(self.n, pa.string())
         idx, parts = self.strs[name]
         values = pa.concat_arrays([p.cast(pa.string()) for p in parts])
-        return values.take(pa.array(idx, mask=idx < 0))
+        return take_strings(values, idx)
+
+
+def _wanted(fmt: EventFormat) -> bool:
+    """Events whose fields (not only common_pid) are columns."""
+    return fmt.name in _PAGE_EVENTS or fmt.name in ("sched_switch", "tlb_flush")
+
+
+#: Events whose rows are needed one by one besides their integer fields: strings, gfp
+#: text, a failed allocation's pfn, a batched free's order.
+_NEED_ROWS = ("sched_switch", "mm_page_alloc", "mm_page_free_batched")
+_GFP_RAW = "gfp_flags"
+
+
+def _native_ints(buf: U8, off: I64, codes: I64, ids: np.ndarray,
+                 formats: dict[int, EventFormat], big_endian: bool,
+                 given_pid: bool) -> dict[str, tuple[I64, BOOL]] | None:
+    """What the numpy loop of :func:`decode` reads per event ID with :func:`read_int`
+    (common_pid, the integer columns and mm_page_alloc's raw gfp_flags), read by
+    :func:`_cbin.read_fields` in one pass over the records: per column
+    (``"pid"``, the columns, ``"gfp_flags"``: raw), values and where they were read.
+    None when a field is not a plain 1/2/4/8-byte one, or lies outside the buffer (the
+    numpy loop then runs, and raises as it does)."""
+    names = ["pid", *_INT_FIELDS.values(), _GFP_RAW]
+    present: dict[str, int] = {}
+    spec: list[tuple[int, int, int, int]] = []
+    starts = [0]
+    for eid in ids:
+        fmt = formats.get(int(eid))
+        fields: list[tuple[str, Field]] = []
+        if fmt is not None:
+            if "common_pid" in fmt.fields and not given_pid:
+                fields.append(("pid", fmt.fields["common_pid"]))
+            if _wanted(fmt):
+                fields += [(dst, f) for src, dst in _INT_FIELDS.items()
+                           if (f := fmt.fields.get(src)) is not None and f.array is None]
+                if fmt.name == "mm_page_alloc" and "gfp_flags" in fmt.fields:
+                    fields.append((_GFP_RAW, fmt.fields["gfp_flags"]))
+        for name, f in fields:
+            if f.size not in (1, 2, 4, 8) or not 0 <= f.offset < 1 << 31:
+                return None
+            col = present.setdefault(name, len(present))
+            spec.append((col, f.offset, f.size, int(f.signed)))
+        starts.append(len(spec))
+    if off.ndim != 1 or off.dtype != np.int64:
+        return None
+    got = cbin.read_fields(buf, np.ascontiguousarray(off),
+                           np.ascontiguousarray(codes, dtype=np.int64),
+                           np.array(starts, np.int64),
+                           np.array(spec, np.int64).reshape(-1, 4), len(present), big_endian)
+    if got is None:
+        return None
+    values, valid = got
+    return {name: (values[present[name]], valid[present[name]].view(bool))
+            for name in names if name in present}
+
+
+def take_strings(values: pa.Array, idx: I64) -> pa.Array:
+    """``values.take(idx)``, null where ``idx`` is negative, as a string array: built by
+    the compiled loop (pyarrow's take when that cannot, or without it)."""
+    if native() and idx.ndim == 1 and idx.dtype == np.int64 and len(values) \
+            and values.type == pa.string() and not values.null_count:
+        bufs = values.buffers()
+        offsets = np.frombuffer(bufs[1], np.int32, count=len(values) + 1,
+                                offset=values.offset * 4)
+        data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+        got = cbin.take_strings(offsets, data, idx)
+        if got is not None:
+            out_off, out_data, validity, nulls = got
+            return pa.Array.from_buffers(
+                pa.string(), len(idx),
+                [None if validity is None else pa.py_buffer(validity), pa.py_buffer(out_off),
+                 pa.py_buffer(out_data)], null_count=nulls)
+    taken: pa.Array = values.take(pa.array(idx, mask=idx < 0))
+    return taken
 
 
 def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, EventFormat],
            comms: dict[int, str], big_endian: bool = False, *,
-           names: dict[int, str] | None = None) -> tuple[pa.Table, BOOL]:
+           names: dict[int, str] | None = None, pid: I64 | None = None,
+           comm: pa.Array | None = None) -> tuple[pa.Table, BOOL]:
     """Rows in the given order (``seq`` = position) as an EVENT_SCHEMA table, built as
     Arrow arrays directly: sparse columns carry validity masks, and string columns are
     gathered from their few distinct values. Also the rows with a field value beyond
     its column's type (null there): malformed records.
 
     ``names``: the event names of IDs without a format (perf.data samples of other
-    events than tracepoints, which have no fields); others are ``unknown_event_ID``."""
+    events than tracepoints, which have no fields); others are ``unknown_event_ID``.
+    ``pid`` and ``comm``, when given, are those columns (else each record's common_pid,
+    and its name in ``comms``)."""
     n = len(off)
-    pid = np.zeros(n, np.int64)
+    given_pid = pid is not None
+    pid = np.zeros(n, np.int64) if pid is None else pid
     cols = _Sparse(n)
-    ids, codes = _dense_codes(ev_id)
+    ids, codes = dense_codes(ev_id)
     names = names or {}
     id_names = [formats[int(i)].name if int(i) in formats
                 else names.get(int(i), f"unknown_event_{int(i)}") for i in ids]
-    order = np.argsort(codes.astype(np.uint16) if len(ids) < 1 << 16 else codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(ids) + 1))
+    fast = (_native_ints(buf, off, codes, ids, formats, big_endian, given_pid)
+            if native() else None)
+    if fast is not None:  # the integer fields read in one compiled pass
+        for name, (vals, valid) in fast.items():
+            if name == "pid":
+                pid = vals
+            else:
+                cols.ints[name] = (vals, valid)
+
+        def rows_of(k: int) -> I64:
+            out: I64 = np.flatnonzero(codes == k)
+            return out
+    else:
+        order = np.argsort(codes.astype(np.uint16) if len(ids) < 1 << 16 else codes,
+                           kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(ids) + 1))
+
+        def rows_of(k: int) -> I64:
+            out: I64 = order[bounds[k]:bounds[k + 1]]
+            return out
     alloc_rows = np.zeros(0, np.int64)
     for k, eid in enumerate(ids):
-        sel = order[bounds[k]:bounds[k + 1]]
         fmt = formats.get(int(eid))
         if fmt is None:
             continue
+        wanted = _wanted(fmt)
+        if fast is not None and not (wanted and fmt.name in _NEED_ROWS):
+            continue  # (all its fields are read)
+        sel = rows_of(k)
         o = off[sel]
-        if "common_pid" in fmt.fields:
+        if fast is None and "common_pid" in fmt.fields and not given_pid:
             pid[sel] = read_int(buf, o, fmt.fields["common_pid"], big_endian)
-        wanted = fmt.name in _PAGE_EVENTS or fmt.name in ("sched_switch", "tlb_flush")
         if not wanted:
             continue
         if fmt.name == "mm_page_alloc":
             alloc_rows = np.concatenate([alloc_rows, sel])
         for src, dst in _INT_FIELDS.items():
             f = fmt.fields.get(src)
-            if f is None or f.array is not None:
+            if fast is not None or f is None or f.array is not None:
                 continue
             cols.set_int(dst, sel, read_int(buf, o, f, big_endian))
         for src in ("prev_comm", "next_comm"):
@@ -188,9 +314,10 @@ def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, 
             if f is not None:
                 cols.set_str(src, sel, pa.array(read_str(buf, o, f)))
         if fmt.name == "mm_page_alloc" and "gfp_flags" in fmt.fields:
-            raw = read_int(buf, o, fmt.fields["gfp_flags"], big_endian).astype(np.uint64)
+            raw = (fast["gfp_flags"][0][sel] if fast is not None
+                   else read_int(buf, o, fmt.fields["gfp_flags"], big_endian)).astype(np.uint64)
             table = fmt.flag_table("gfp_flags") or []
-            uniq, inv = _dense_codes(raw)
+            uniq, inv = dense_codes(raw)
             text = [format_flags(int(u), table) if table else f"0x{int(u):x}"
                     for u in uniq]  # per distinct value, not event
             cols.set_str("gfp_flags", sel, pa.array(text, pa.string()), inv.ravel())
@@ -201,16 +328,17 @@ def decode(buf: U8, off: I64, ev_id: I64, ts: I64, cpu: I64, formats: dict[int, 
         vals, valid = cols.ints["pfn"]
         failed = alloc_rows[valid[alloc_rows] & (vals[alloc_rows] == -1)]
         vals[failed] = 0
-    uniq_pids, pid_code = _dense_codes(pid)
-    comm = pa.array([comms.get(int(p), "<idle>" if p == 0 else "<...>") for p in uniq_pids],
-                    pa.string()).take(pa.array(pid_code))
+    if comm is None:
+        uniq_pids, pid_code = dense_codes(pid)
+        comm = take_strings(pa.array([comms.get(int(p), "<idle>" if p == 0 else "<...>")
+                                      for p in uniq_pids], pa.string()), pid_code)
     arrays = {
         "ts": pa.array(ts, pa.int64()),
         "cpu": pa.array(cpu.astype(np.int32)),
         "seq": pa.array(np.arange(n, dtype=np.int64)),
         "pid": pa.array(pid.astype(np.int32)),
         "comm": comm,
-        "event": pa.array(id_names, pa.string()).take(pa.array(codes.ravel())),
+        "event": take_strings(pa.array(id_names, pa.string()), codes.ravel()),
     }
     for field in schema.EVENT_SCHEMA:
         if field.name in arrays:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from .binfile import cbin, native
+
 PADDING, TIME_EXTEND, TIME_STAMP = 29, 30, 31
 TS_SHIFT = 27
 TS_MSB = -(1 << 59)  # 0xF8 << 56 as a signed 64-bit mask (the top five bits)
@@ -91,7 +93,56 @@ def decode_pages(buf: U8, page_size: int, commit_size: int = 8) -> Records:
 
     cur = starts + header  # next record of each page
     end = cur + size
-    clock = page_ts.copy()
+    walked = _walk_native(buf, cur, end, page_ts) if native() else None
+    if walked is None:
+        walked = _walk_lockstep(buf, cur, end, page_ts)
+    ts, off, ln, page, wrong = walked
+    bad |= wrong
+    broken = bad.copy()  # pages whose records could not be walked
+    stored = missed & ((commit & MISSING_STORED) != 0) & ~bad
+    if stored.any():
+        where = starts[stored] + header + size[stored]
+        ok = where + 8 <= len(buf)
+        counts = np.zeros(int(stored.sum()), np.int64)
+        counts[ok] = _u64(buf, where[ok]).astype(np.int64)
+        absurd = (counts < 0) | (counts >= MAX_STORED_LOST)
+        bad[np.flatnonzero(stored)[absurd]] = True
+        stored[np.flatnonzero(stored)[absurd]] = False
+        lost = int(counts[~absurd].sum())
+    else:
+        lost = 0
+    lost_unknown = int((missed & ~stored & ~bad & ((commit & MISSING_STORED) == 0)).sum())
+    if len(ts):
+        bad |= _backwards(ts, page, bad, n_pages)
+    read = np.bincount(page, minlength=n_pages)
+    if bad.any():
+        keep = ~bad[page]
+        ts, off, ln = ts[keep], off[keep], ln[keep]
+    return Records(ts, off, ln, lost, lost_unknown,
+                   starts[bad], _lost_estimate(read, page_bytes, bad, broken)[bad])
+
+
+Walked = tuple[I64, I64, I64, I64, npt.NDArray[np.bool_]]
+
+
+def _walk_native(buf: U8, cur: I64, end: I64, clock: I64) -> Walked | None:
+    """:func:`_walk_lockstep` in one compiled pass (None: run that instead)."""
+    if not len(buf):
+        return None
+    return cbin.walk_pages(buf, np.ascontiguousarray(cur), np.ascontiguousarray(end),
+                           np.ascontiguousarray(clock))
+
+
+def _walk_lockstep(buf: U8, cur: I64, end: I64, clock: I64) -> Walked:
+    """The data records of the pages whose data runs from ``cur`` to ``end`` (clocks
+    starting at ``clock``), in buffer order (by page, then position): their time stamps,
+    payload offsets and lengths and pages, and the pages where a record was wrong or the
+    records did not end at the data's end.
+
+    All pages are walked *in lockstep*, one record per page per step."""
+    n_pages = len(cur)
+    cur, clock = cur.copy(), clock.copy()
+    bad = np.zeros(n_pages, bool)
     active = np.flatnonzero(cur < end)
     out_ts, out_off, out_len, out_page = [], [], [], []
     while active.size:
@@ -128,34 +179,15 @@ def decode_pages(buf: U8, page_size: int, commit_size: int = 8) -> Records:
         cur[active] = pos + np.maximum(total, 4)
         active = active[(cur[active] < end[active]) & ~wrong]
     bad |= cur != end  # the last record ran past the commit size
-    broken = bad.copy()  # pages whose records could not be walked
-    stored = missed & ((commit & MISSING_STORED) != 0) & ~bad
-    if stored.any():
-        where = starts[stored] + header + size[stored]
-        ok = where + 8 <= len(buf)
-        counts = np.zeros(int(stored.sum()), np.int64)
-        counts[ok] = _u64(buf, where[ok]).astype(np.int64)
-        absurd = (counts < 0) | (counts >= MAX_STORED_LOST)
-        bad[np.flatnonzero(stored)[absurd]] = True
-        stored[np.flatnonzero(stored)[absurd]] = False
-        lost = int(counts[~absurd].sum())
-    else:
-        lost = 0
-    lost_unknown = int((missed & ~stored & ~bad & ((commit & MISSING_STORED) == 0)).sum())
-    if out_ts:
-        ts = np.concatenate(out_ts)
-        off = np.concatenate(out_off)
-        ln = np.concatenate(out_len)
-        page = np.concatenate(out_page)
-        order = np.lexsort((off, page))  # buffer order: by page, then position in the page
-        ts, off, ln, page = ts[order], off[order], ln[order], page[order]
-        bad |= _backwards(ts, page, bad, n_pages)
-    else:
-        ts = off = ln = page = empty
-    read = np.bincount(page, minlength=n_pages)
-    keep = ~bad[page]
-    return Records(ts[keep], off[keep], ln[keep], lost, lost_unknown,
-                   starts[bad], _lost_estimate(read, page_bytes, bad, broken)[bad])
+    if not out_ts:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, empty, bad
+    ts = np.concatenate(out_ts)
+    off = np.concatenate(out_off)
+    ln = np.concatenate(out_len)
+    page = np.concatenate(out_page)
+    order = np.lexsort((off, page))  # buffer order: by page, then position in the page
+    return ts[order], off[order], ln[order], page[order], bad
 
 
 def _lost_estimate(read: I64, page_bytes: I64, bad: npt.NDArray[np.bool_],

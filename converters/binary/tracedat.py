@@ -16,6 +16,7 @@ import struct
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -27,9 +28,17 @@ from xpfotrace.core.traceinfo import TraceInfo
 
 from ..sanity import checked, offset_location
 from ..text.base import PAGE_ALLOCATION_EVENTS, no_page_events
-from .binfile import BinaryFormatError, binary_tables
+from .binfile import BinaryFormatError, binary_tables, native
 from .eventformat import EventFormat, Field, parse_format
-from .rawevents import damaged_payloads, decode, read_int, read_str
+from .rawevents import (
+    damaged_payloads,
+    decode,
+    dense_codes,
+    distinct,
+    read_int,
+    read_str,
+    take_strings,
+)
 from .ringbuffer import MIN_PAYLOAD, decode_pages
 
 MAGIC = b"\x17\x08Dtracing"
@@ -114,10 +123,11 @@ class _Cursor:
         return out
 
 
-def _decompress(method: str, data: bytes, size: int, where: int) -> bytes:
+def _decompress(method: str, data: bytes, size: int, where: int,
+                zstd: zstandard.ZstdDecompressor | None = None) -> bytes:
     try:
         if method == "zstd":
-            return zstandard.ZstdDecompressor().decompress(data, max_output_size=size)
+            return (zstd or zstandard.ZstdDecompressor()).decompress(data, max_output_size=size)
         if method == "zlib":
             return zlib.decompress(data)
     except (zstandard.ZstdError, zlib.error) as exc:
@@ -164,7 +174,7 @@ def _event_formats(c: _Cursor, hdr: _Header, with_systems: bool) -> None:
 def parse_used(hdr: _Header, ids: np.ndarray) -> dict[int, EventFormat]:
     """EventFormats of the IDs present (and of one format, for the common fields)."""
     out: dict[int, EventFormat] = {}
-    for eid in [int(i) for i in np.unique(ids)] + list(hdr.format_texts)[:1]:
+    for eid in [int(i) for i in distinct(ids)] + list(hdr.format_texts)[:1]:
         if eid in out or eid not in hdr.format_texts:
             continue
         system, text = hdr.format_texts[eid]
@@ -281,18 +291,64 @@ def _cpu_pages(data: bytes, hdr: _Header, off: int, size: int) -> tuple[bytes, I
         raise BinaryFormatError(f"CPU data ({size} bytes) runs past the end of the file", off)
     if hdr.compression in ("none", "") or hdr.version < 7 or size == 0:
         return data[off:off + size], np.zeros(1, np.int64), np.full(1, off, np.int64)
+    if hdr.compression == "zstd" and native():  # (the numpy path: one by one)
+        got = _zstd_chunks(data, hdr, off)
+        if got is not None:
+            return got
     c = _Cursor(data, off, hdr.big_endian)
     parts, starts, sources = [], [], []
     at = 0
+    zstd = zstandard.ZstdDecompressor()  # (one context for all chunks)
     for _ in range(c.u(4)):
         csize, usize = c.u(4), c.u(4)
         where = c.pos
-        parts.append(_decompress(hdr.compression, c.take(csize), usize, where))
+        parts.append(_decompress(hdr.compression, c.take(csize), usize, where, zstd))
         starts.append(at)
         sources.append(where)
         at += len(parts[-1])
     return (b"".join(parts), np.array(starts or [0], np.int64),
             np.array(sources or [off], np.int64))
+
+
+#: Chunks decompressed at once (on every CPU) when there are this many at least, and
+#: they claim at most this many times their compressed size (else, and when that fails,
+#: one by one: a damaged chunk gets its own error, at its offset)
+PARALLEL_CHUNKS, PARALLEL_RATIO = 8, 64
+
+
+def _zstd_chunks(data: bytes, hdr: _Header, off: int) -> tuple[bytes, I64, I64] | None:
+    """What :func:`_cpu_pages` gives for zstd chunks, decompressed on all CPUs at once
+    (zstandard's ``multi_decompress_to_buffer``); None when not so (the chunks are read
+    one by one then, which raises what a damaged one deserves)."""
+    c = _Cursor(data, off, hdr.big_endian)
+    frames: list[bytes | bytearray | memoryview] = []
+    sizes: list[int] = []
+    sources: list[int] = []
+    try:
+        for _ in range(c.u(4)):
+            csize, usize = c.u(4), c.u(4)
+            sources.append(c.pos)
+            frames.append(c.take(csize))
+            sizes.append(usize)
+    except BinaryFormatError:
+        return None
+    packed = sum(len(f) for f in frames)
+    if len(frames) < PARALLEL_CHUNKS or sum(sizes) > PARALLEL_RATIO * max(packed, 1 << 16):
+        return None
+    try:
+        out = zstandard.ZstdDecompressor().multi_decompress_to_buffer(
+            frames, decompressed_sizes=struct.pack(f"={len(sizes)}Q", *sizes), threads=-1)
+        # (segments of the output: buffers, which the stubs do not say)
+        pieces = cast(list[memoryview], [out[i] for i in range(len(out))])
+    except (zstandard.ZstdError, NotImplementedError, AttributeError, ValueError,
+            MemoryError):
+        return None
+    if len(pieces) != len(sizes) or any(len(p) != n for p, n in zip(pieces, sizes,
+                                                                   strict=True)):
+        return None
+    starts = np.zeros(len(sizes), np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    return b"".join(pieces), starts, np.array(sources, np.int64)
 
 
 def _file_offsets(pos: I64, starts: I64, sources: I64, compressed: bool) -> I64:
@@ -500,7 +556,7 @@ def _convert(data: bytes, info: TraceInfo, trust_cpus: bool = False,
     if not _page_events(rec, formats):
         raise no_page_events(info.source_file, len(rec.ts), which)
     table, wide = decode(rec.buf, rec.off, rec.ev_id, rec.ts, rec.cpu, formats, hdr.comms,
-                         hdr.big_endian)
+                         hdr.big_endian, comm=pa.nulls(len(rec.ts), pa.string()))
     table = table.set_column(table.schema.get_field_index("comm"), "comm",
                              _comms(parts, rec, table.column("pid").to_numpy().astype(np.int64),
                                     formats, hdr))
@@ -538,7 +594,7 @@ def _comms(parts: list[_Records], chosen: _Records, row_pid: I64,
     # registrations: key = 2 * rank + (0 prev / 1 next), pid, comm
     keys, pids, names = [], [], []
     for k, r in enumerate(parts):
-        for eid in np.unique(r.ev_id):
+        for eid in distinct(r.ev_id):
             fmt = formats.get(int(eid))
             if fmt is None or fmt.system != "sched" or fmt.name not in _REGISTERING:
                 continue
@@ -550,8 +606,7 @@ def _comms(parts: list[_Records], chosen: _Records, row_pid: I64,
                 pids.append(read_int(r.buf, r.off[rows], fmt.fields[pid_f], hdr.big_endian))
                 names.append(read_str(r.buf, r.off[rows], fmt.fields[comm_f]))
     own = parts.index(chosen)
-    uniq, code = np.unique(row_pid, return_inverse=True)
-    code = code.ravel()
+    uniq, code = dense_codes(row_pid)
     known = np.array([int(p) == 0 or int(p) in hdr.comms for p in uniq], bool)
     label = ["<idle>" if int(p) == 0 else hdr.comms.get(int(p), "<...>") for p in uniq]
     reg_key = np.full(len(uniq), np.iinfo(np.int64).max, np.int64)
@@ -571,7 +626,7 @@ def _comms(parts: list[_Records], chosen: _Records, row_pid: I64,
     row_key = 2 * rank[base[own]:base[own + 1]]
     unnamed = ~known[code] & (reg_key[code] >= row_key)
     idx = np.where(unnamed, len(uniq), code)
-    return pa.array([*label, "<...>"], pa.string()).take(pa.array(idx))
+    return take_strings(pa.array([*label, "<...>"], pa.string()), idx)
 
 
 def _locate(compressed: bool) -> Callable[[int], str]:

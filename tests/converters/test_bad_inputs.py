@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import zstandard
+from paths import binary_path  # noqa: F401  (each test on both paths: tests/paths.py)
 from typer.testing import CliRunner
 
 from xpfotrace import read_trace, replay

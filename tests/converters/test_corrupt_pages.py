@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import zstandard
+from paths import binary_path  # noqa: F401  (each test on both paths: tests/paths.py)
 
 from xpfotrace import XpfoError, convert, read_trace, replay
 from xpfotrace.trace import Trace

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import zstandard
+from paths import binary_path  # noqa: F401  (each test on both paths: tests/paths.py)
 from typer.testing import CliRunner
 
 from xpfotrace import UsageError, convert, read_trace, replay

@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 import pytest
 import zstandard
+from paths import binary_path  # noqa: F401  (each test on both paths: tests/paths.py)
 from test_tracedat import COLUMNS
 
 from xpfotrace import InputError, XpfoError, read_trace, replay

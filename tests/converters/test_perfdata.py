@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zstandard
+from paths import binary_path  # noqa: F401  (each test on both paths: tests/paths.py)
 from reference import assert_matches
 from test_tracedat import COLUMNS
 from typer.testing import CliRunner

@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import zstandard
+from paths import binary_path  # noqa: F401  (each test on both paths: tests/paths.py)
 from test_textfast import _same
 from typer.testing import CliRunner
 

@@ -7,6 +7,7 @@ import struct
 from pathlib import Path
 
 import pytest
+from paths import binary_path  # noqa: F401  (each test on both paths: tests/paths.py)
 from reference import assert_matches
 from typer.testing import CliRunner
 
