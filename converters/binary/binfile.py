@@ -28,9 +28,10 @@ def native() -> bool:
     """Whether the binary readers take their fast paths: the compiled loops
     (:mod:`xpfotrace.converters.binary._cbin`, as ``binfile.cbin``) and trace.dat's zstd chunks
     decompressed on all CPUs at once. They do when the loops are built and
-    ``XPFOTRACE_NO_NATIVE`` is not set (or is "" or "0"); otherwise the numpy paths run
+    ``XPFOTRACE_NO_NATIVE`` is not set (or is "", "0", or "text": the text kernel only);
+    with "1" (all compiled code) or "binary" the numpy paths run
     (and chunks are decompressed one by one), which give the same results."""
-    return cbin is not None and os.environ.get("XPFOTRACE_NO_NATIVE", "") in ("", "0")
+    return cbin is not None and os.environ.get("XPFOTRACE_NO_NATIVE", "") in ("", "0", "text")
 
 
 class BinaryFormatError(Exception):

@@ -19,7 +19,8 @@ tests compare both on real and generated lines.
 
 The extension is optional: when it was not built (no C compiler at install time) a
 single RuntimeWarning says so and every line takes the Polars path; with
-``XPFOTRACE_NO_NATIVE=1`` (or its older name ``XPFOTRACE_NO_JIT=1``) it is not used.
+``XPFOTRACE_NO_NATIVE=1`` (all compiled code; ``=text`` this kernel only, ``=binary``
+the binary readers' only) or its older name ``XPFOTRACE_NO_JIT=1`` it is not used.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ _loading = threading.Lock()  # the two parsing threads ask at once: one imports 
 
 
 def _disabled() -> bool:
-    return any(os.environ.get(name, "") not in ("", "0") for name in DISABLE_VARS)
+    return any(os.environ.get(name, "") not in ("", "0", "binary") for name in DISABLE_VARS)
 
 
 def _load() -> ModuleType | None:

@@ -44,8 +44,8 @@ def base() -> Trace:
 def _page(data: bytes, cpu: int, index: int) -> tuple[int, np.ndarray]:
     """File offset of a CPU's ``index``-th ring-buffer page, and its records' payload
     offsets within the page."""
-    from xpfotrace.converters.binary import tracedat
     from xpfotrace.converters.binary.ringbuffer import decode_pages
+    from xpfotrace.converters.binary.tracedat import header as tracedat
 
     hdr = tracedat.read_header(data)
     off = dict((c, o) for c, o, _ in hdr.cpu_data)[cpu]
@@ -143,7 +143,8 @@ def perf_raw() -> bytes:
 
 
 def _samples(data: bytes) -> np.ndarray:
-    from xpfotrace.converters.binary.perfdata import REC_SAMPLE, _record_positions
+    from xpfotrace.converters.binary.perfdata.header import REC_SAMPLE
+    from xpfotrace.converters.binary.perfdata.records import _record_positions
 
     _, _, _, _, _, data_off, data_len, _, _ = struct.unpack_from("<8sQQQQQQQQ", data, 0)
     d = np.frombuffer(data, np.uint8, count=data_len, offset=data_off)

@@ -184,7 +184,8 @@ def test_cpus_in_the_millions_is_a_usage_error() -> None:
 
 def _perf_samples(data: bytes) -> tuple[int, np.ndarray]:
     """The data section's offset and the file offsets of its sample records."""
-    from xpfotrace.converters.binary.perfdata import REC_SAMPLE, _record_positions
+    from xpfotrace.converters.binary.perfdata.header import REC_SAMPLE
+    from xpfotrace.converters.binary.perfdata.records import _record_positions
 
     _, _, _, _, _, data_off, data_len, _, _ = struct.unpack_from("<8sQQQQQQQQ", data, 0)
     d = np.frombuffer(data, np.uint8, count=data_len, offset=data_off)
@@ -223,9 +224,9 @@ def test_perf_data_sample_on_a_corrupted_cpu(tmp_path: Path, perf_raw: bytes,
 def test_binary_record_with_an_absurd_order_is_skipped(tmp_path: Path) -> None:
     """SYNTHETIC: one mm_page_alloc record's order set to 40 (2^40 frames) in an
     uncompressed trace.dat: skipped as malformed with its offset, not 8 TiB of frames."""
-    from xpfotrace.converters.binary import tracedat
     from xpfotrace.converters.binary.rawevents import read_int
     from xpfotrace.converters.binary.ringbuffer import decode_pages
+    from xpfotrace.converters.binary.tracedat import header as tracedat
 
     with open(BIN / "v7none.dat.zst", "rb") as fh:
         data = bytearray(zstandard.ZstdDecompressor().stream_reader(fh).read())

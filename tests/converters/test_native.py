@@ -7,6 +7,7 @@ input, including input no real file holds."""
 from __future__ import annotations
 
 import random
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xpfotrace import XpfoError, convert
-from xpfotrace.converters.binary import binfile, perfdata, rawevents, ringbuffer
+from xpfotrace.converters.binary import binfile, rawevents, ringbuffer
+from xpfotrace.converters.binary.perfdata import comms as perf_comms
+from xpfotrace.converters.binary.perfdata import header as perf_header
+from xpfotrace.converters.binary.perfdata import records as perf_records
+from xpfotrace.converters.binary.perfdata import samples as perf_samples
 
-HERE = Path(__file__).parent
+#: the perf.data reader's modules' names in one namespace
+PERF = types.SimpleNamespace(**{k: v for m in (perf_header, perf_records, perf_samples, perf_comms)
+                                for k, v in vars(m).items() if not k.startswith("__")})
+
+HERE = Path(__file__).parent.parent
 FIXTURES = HERE / "fixtures"
 #: every binary trace among the fixtures
 BINARY = sorted(p for p in FIXTURES.rglob("*")
@@ -249,8 +258,8 @@ def test_record_chain_matches_pointer_jumping(seed: int,
     rng = random.Random(seed)
     d = np.frombuffer(_stream(rng, odd=seed % 2 == 1), np.uint8)
     for step in (8, 1):
-        pos, end = perfdata._chain(d, step)
-        want_pos, want_end = _numpy(monkeypatch, perfdata._chain, d, step)
+        pos, end = perf_records._chain(d, step)
+        want_pos, want_end = _numpy(monkeypatch, perf_records._chain, d, step)
         assert np.array_equal(pos, want_pos) and end == want_end, step
     fast = _walk_or_error(d)
     slow = _numpy(monkeypatch, _walk_or_error, d)
@@ -259,7 +268,7 @@ def test_record_chain_matches_pointer_jumping(seed: int,
 
 def _walk_or_error(d: np.ndarray) -> Any:
     try:
-        pos, blobs = perfdata._walk(d)
+        pos, blobs = perf_records._walk(d)
     except binfile.BinaryFormatError as exc:
         return str(exc), exc.offset
     return pos.tolist(), blobs
@@ -355,15 +364,15 @@ def test_asof_search_matches_the_polars_join(seed: int,
     }).sort("_pos", "_file")
     pid = rng.integers(-1, 14, n).astype(np.int64)
     key = rng.integers(-5, 55, n).astype(np.int64)
-    fast = perfdata._sample_comms(pid, key, comms)
-    slow = _numpy(monkeypatch, perfdata._sample_comms, pid, key, comms)
+    fast = perf_comms._sample_comms(pid, key, comms)
+    slow = _numpy(monkeypatch, perf_comms._sample_comms, pid, key, comms)
     assert fast.equals(slow)
 
 
 def _sample_for(a: Any, rng: random.Random) -> bytes:
     """A sample of ``a``'s layout, field by field in the kernel's order, with random
     counts and sizes (8-byte aligned as the kernel writes it)."""
-    P = perfdata
+    P = PERF
 
     def u64(*v: int) -> bytes:
         return b"".join(x.to_bytes(8, "little") for x in v)
@@ -420,7 +429,7 @@ def test_sample_pass_matches_the_layout_steps(seed: int) -> None:
     """Every sample's fields by its attr, in the compiled pass and by ``_layout``: random
     layouts (every sample_type bit, read formats, branch flags, register masks, unknown
     bits), well-formed samples and damaged ones (cut, grown, a count overwritten)."""
-    P = perfdata
+    P = PERF
     assert binfile.cbin is not None
     rng = random.Random(seed)
     attrs = []

@@ -245,7 +245,7 @@ def test_pipe_header_records_are_read() -> None:
 
 
 def _attr(**kw: int) -> Any:
-    from xpfotrace.converters.binary.perfdata import _Attr
+    from xpfotrace.converters.binary.perfdata.header import _Attr
 
     fields = dict(type=2, config=0, sample_type=0, read_format=0, sample_id_all=True,
                   branch_sample_type=0, regs_user=0, regs_intr=0)
@@ -325,7 +325,7 @@ def test_perf_data_v1_and_big_endian_are_named(tmp_path: Path) -> None:
 
 
 def test_perf_data_v1_is_named_when_detected(tmp_path: Path) -> None:
-    """Detection by content (converters/__init__.py must sniff perfdata.MAGICS)."""
+    """Detection by content (converters/__init__.py sniffs binary/magic.py PERF_MAGICS)."""
     from xpfotrace.converters import detect_format
 
     path = tmp_path / "old.data"
@@ -333,7 +333,7 @@ def test_perf_data_v1_is_named_when_detected(tmp_path: Path) -> None:
     try:
         fmt = detect_format(str(path))
     except InputError:
-        pytest.skip("converters/__init__.py does not sniff perfdata.MAGICS yet")
+        pytest.skip("converters/__init__.py does not sniff PERF_MAGICS yet")
     assert fmt == "perf.data"
     with pytest.raises(InputError, match=r"perf\.data v1 is not supported"):
         read_trace(str(path))

@@ -88,7 +88,7 @@ def _data_section(raw: Path) -> tuple[bytes, int, int]:
 
 
 def test_record_walk_matches_sequential_walk(raw: Path) -> None:
-    from xpfotrace.converters.binary.perfdata import _record_positions
+    from xpfotrace.converters.binary.perfdata.records import _record_positions
 
     good, off, size = _data_section(raw)
     d = good[off:off + size]

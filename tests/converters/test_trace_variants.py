@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from xpfotrace import InputError, UsageError, batch, convert, read_trace
 from xpfotrace.cli import app
 from xpfotrace.converters import TEXT_FORMATS, detect_format
-from xpfotrace.converters.binary.tracedat import read_header
+from xpfotrace.converters.binary.tracedat.header import read_header
 from xpfotrace.converters.text import fast as textfast
 from xpfotrace.fleet.batch import expand_inputs, scan_inputs
 
