@@ -21,6 +21,7 @@ import shutil
 import struct
 import subprocess
 import threading
+import types
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,15 @@ from paths import binary_path  # noqa: F401  (each test on both paths: tests/pat
 from test_tracedat import COLUMNS
 
 from xpfotrace import InputError, XpfoError, read_trace, replay
+
+
+def _perf_names() -> types.SimpleNamespace:
+    """The perf.data reader's modules' names in one namespace (it is a package of four)."""
+    from xpfotrace.converters.binary.perfdata import comms, header, records, samples
+
+    return types.SimpleNamespace(**{k: v for m in (header, records, samples, comms)
+                                    for k, v in vars(m).items() if not k.startswith("__")})
+
 
 PERF = Path(__file__).parent.parent / "fixtures" / "perf"
 EXPECTED = json.loads((PERF / "expected.json").read_text())
@@ -208,7 +218,7 @@ def _walk(d: bytes) -> list[int]:
 
 
 def test_walks_of_misaligned_and_compressed_streams_match_perfs() -> None:
-    from xpfotrace.converters.binary import perfdata as P
+    P = _perf_names()
 
     for name in ("pipe", "z"):
         data = _raw(FILES[name])
@@ -232,7 +242,7 @@ def test_walks_of_misaligned_and_compressed_streams_match_perfs() -> None:
 
 
 def test_pipe_header_records_are_read() -> None:
-    from xpfotrace.converters.binary import perfdata as P
+    P = _perf_names()
 
     src = P._pipe_mode(_raw(FILES["pipe"]))
     assert [a.tracepoint for a in src.attrs].count(True) == 2
@@ -261,7 +271,7 @@ def _sample(parts: list[bytes]) -> bytes:
 def test_layout_steps_over_every_variable_field() -> None:
     """SYNTHETIC samples built field by field in the kernel's order
     (perf_output_sample): the raw data is found and the sample fits exactly."""
-    from xpfotrace.converters.binary import perfdata as P
+    P = _perf_names()
 
     def u64(*v: int) -> bytes:
         return struct.pack(f"<{len(v)}Q", *v)
@@ -340,7 +350,7 @@ def test_perf_data_v1_is_named_when_detected(tmp_path: Path) -> None:
 
 
 def _file_samples(data: bytes) -> tuple[int, np.ndarray, np.ndarray]:
-    from xpfotrace.converters.binary import perfdata as P
+    P = _perf_names()
 
     src = P._file_mode(data)
     pos, _ = P._walk(src.d)
@@ -393,7 +403,7 @@ def test_mixed_layouts_without_ids_are_refused_with_the_mixed_layout_message(
 
 
 def test_corrupt_zstd_names_its_compressed_record(tmp_path: Path) -> None:
-    from xpfotrace.converters.binary import perfdata as P
+    P = _perf_names()
 
     data = bytearray(_raw(FILES["z"]))
     off, _, pos = _file_samples(bytes(data))
