@@ -60,27 +60,36 @@ class _ZstdFrames:
         self._eof = False
 
     def read(self, size: int) -> bytes:
-        while len(self._buf) < size and not self._eof:
-            chunk = self._raw.read(1 << 20)
+        parts = [self._buf] if self._buf else []
+        have = len(self._buf)
+        # compressed input in pieces of about an eighth of what is asked for (text
+        # compresses 10-20x), so a short read (sniffing a head) decompresses little
+        step = min(1 << 20, max(1 << 14, size // 8))
+        while have < size and not self._eof:
+            chunk = self._raw.read(step)
             if not chunk:
                 self._eof = True
                 if self._in_frame:
                     raise InputError(self._path, "truncated zstd data: the last frame is "
                                      "incomplete", offset=self._raw.tell())
                 break
-            out = []
             while chunk:
                 self._in_frame = True
-                out.append(self._obj.decompress(chunk))
+                piece = self._obj.decompress(chunk)
+                parts.append(piece)
+                have += len(piece)
                 if self._obj.eof:
                     chunk = self._obj.unused_data
                     self._obj = self._dctx.decompressobj()
                     self._in_frame = False
                 else:
                     chunk = b""
-            self._buf += b"".join(out)
-        data, self._buf = self._buf[:size], self._buf[size:]
-        return data
+        joined = parts[0] if len(parts) == 1 else b"".join(parts)  # (one copy at most)
+        if len(joined) <= size:
+            self._buf = b""
+            return joined
+        self._buf = joined[size:]
+        return joined[:size]
 
     def close(self) -> None:
         self._buf = b""
