@@ -29,7 +29,7 @@ from ._options import (
 )
 from ._run import guard, note, say
 
-if TYPE_CHECKING:  # loaded by _heavy() when a command runs: --help needs none of them
+if TYPE_CHECKING:  # loaded by _heavy.inject() when a command runs: --help needs none of them
     import polars as pl
     from tqdm import tqdm
 

@@ -25,7 +25,7 @@ from ._options import (
 )
 from ._run import guard, progress_bar, say, warn
 
-if TYPE_CHECKING:  # loaded by _heavy() when a command runs: --help needs none of them
+if TYPE_CHECKING:  # loaded by _heavy.inject() when a command runs: --help needs none of them
     from tqdm import tqdm
 
     from ..capture import capture as do_capture
