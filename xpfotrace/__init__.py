@@ -37,9 +37,14 @@ The cost in its three parts, and strategy parameters (docs/model.md section 8)::
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+
+# a library's loggers stay quiet until the application configures logging (the CLI prints
+# its own messages); "xpfotrace" carries the readers' warnings (read_trace)
+logging.getLogger("xpfotrace").addHandler(logging.NullHandler())
 
 # The public names load on first use (PEP 562): ``import xpfotrace`` and the console
 # script start without Polars, NumPy or the engine, and a Ctrl-C while they load is

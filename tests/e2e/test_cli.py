@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from xpfotrace.cli import app
@@ -170,3 +171,24 @@ def test_buffer_option_and_batch_skips_by_content(tmp_path: Path) -> None:
     b = runner.invoke(app, ["batch", str(d), "-o", str(tmp_path / "s.parquet"), "-s", "sync"])
     assert b.exit_code == 0, b.output
     assert "skipped 1 file(s) that are not traces" in b.stderr and "notes" in b.stderr
+
+
+def test_reader_warnings_go_to_the_logger_and_quiet_means_quiet(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A library user gets the readers' warnings through the 'xpfotrace' logger; the CLI
+    prints them once (as its own warning lines), and -q prints none."""
+    import logging
+    import subprocess
+    import sys
+
+    import xpfotrace
+
+    path = str(Path(__file__).parent.parent / "fixtures" / "real" / "py-short.tracecmd.txt.zst")
+    with caplog.at_level(logging.WARNING, logger="xpfotrace"):
+        xpfotrace.read_trace(path)
+    assert any("lost events" in r.getMessage() for r in caplog.records)
+    cmd = [sys.executable, "-m", "xpfotrace", "replay", path, "--json", "-s", "sync"]
+    quiet = subprocess.run([*cmd[:3], "-q", *cmd[3:]], capture_output=True, text=True)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    loud = subprocess.run(cmd, capture_output=True, text=True)
+    assert loud.stderr.count("lost events") == 1, loud.stderr
