@@ -154,10 +154,6 @@ def _counters(s: strat.Strategy, base: dict[str, int], n: int,
     return out
 
 
-
-
-
-
 class Replayer:
     """A prepared trace that can be replayed on any CPU count.
 
