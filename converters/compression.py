@@ -9,166 +9,15 @@ from __future__ import annotations
 
 import gzip
 import io
-import lzma
 import os
 import stat
-import struct
-import zlib
 from typing import IO, BinaryIO, cast
-
-import zstandard
 
 from xpfotrace.core.errors import InputError
 
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-GZIP_MAGIC = b"\x1f\x8b"
-XZ_MAGIC = b"\xfd7zXZ\x00"
+from .streams import DECOMPRESS_ERRORS, XzStreams, ZstdFrames, sniff_compression
+
 UTF8_BOM = b"\xef\xbb\xbf"
-#: the errors a decompressor raises on bad data
-DECOMPRESS_ERRORS = (EOFError, OSError, lzma.LZMAError, zlib.error, zstandard.ZstdError)
-
-
-def _zstd_skippable(head: bytes) -> bool:
-    """A zstd skippable frame (magic 0x184D2A50 to 0x184D2A5F), as pzstd writes first."""
-    return len(head) >= 4 and struct.unpack_from("<I", head)[0] & ~0xF == 0x184D2A50
-
-
-def sniff_compression(head: bytes) -> str | None:
-    if head.startswith(ZSTD_MAGIC) or _zstd_skippable(head):
-        return "zstd"
-    if head.startswith(GZIP_MAGIC):
-        return "gzip"
-    if head.startswith(XZ_MAGIC):
-        return "xz"
-    return None
-
-
-class _ZstdFrames:
-    """Streamed zstd decompression across frames that notices a truncated last frame.
-
-    (zstandard's stream_reader returns a cut frame's partial data silently.) Skippable
-    frames (pzstd writes one before each frame) decompress to nothing.
-    """
-
-    def __init__(self, raw: BinaryIO, path: str) -> None:
-        self._raw = raw
-        self._path = path
-        self._dctx = zstandard.ZstdDecompressor()
-        self._obj = self._dctx.decompressobj()
-        self._in_frame = False
-        self._buf = b""
-        self._eof = False
-
-    def read(self, size: int) -> bytes:
-        parts = [self._buf] if self._buf else []
-        have = len(self._buf)
-        # compressed input in pieces of about an eighth of what is asked for (text
-        # compresses 10-20x), so a short read (sniffing a head) decompresses little
-        step = min(1 << 20, max(1 << 14, size // 8))
-        while have < size and not self._eof:
-            chunk = self._raw.read(step)
-            if not chunk:
-                self._eof = True
-                if self._in_frame:
-                    raise InputError(self._path, "truncated zstd data: the last frame is "
-                                     "incomplete", offset=self._raw.tell())
-                break
-            while chunk:
-                self._in_frame = True
-                piece = self._obj.decompress(chunk)
-                parts.append(piece)
-                have += len(piece)
-                if self._obj.eof:
-                    chunk = self._obj.unused_data
-                    self._obj = self._dctx.decompressobj()
-                    self._in_frame = False
-                else:
-                    chunk = b""
-        joined = parts[0] if len(parts) == 1 else b"".join(parts)  # (one copy at most)
-        if len(joined) <= size:
-            self._buf = b""
-            return joined
-        self._buf = joined[size:]
-        return joined[:size]
-
-    def close(self) -> None:
-        self._buf = b""
-
-
-class _XzStreams:
-    """Streamed xz decompression across concatenated streams (with the stream padding
-    the format allows between and after them: zero bytes, a multiple of four).
-
-    Unlike ``lzma.LZMAFile``, which ignores whatever follows the last stream, data
-    after it that is not another stream is an error with its offset, as it is after
-    gzip and zstd data.
-    """
-
-    def __init__(self, raw: BinaryIO, path: str) -> None:
-        self._raw = raw
-        self._path = path
-        self._dec: lzma.LZMADecompressor | None = None
-        self._pending = b""  # raw bytes read but not yet given to a decompressor
-        self._read = 0  # raw bytes read from the file
-        self._padding = 0  # zero bytes since the last stream ended
-        self._buf = b""
-        self._done = False
-
-    def _more(self) -> bool:
-        chunk = self._raw.read(1 << 20)
-        self._read += len(chunk)
-        self._pending += chunk
-        return bool(chunk)
-
-    def _next_stream(self) -> bool:
-        """Start the next stream, or tell that the data ended (False)."""
-        while True:
-            rest = self._pending.lstrip(b"\x00")
-            self._padding += len(self._pending) - len(rest)
-            self._pending = rest
-            if len(rest) < len(XZ_MAGIC) and self._more():
-                continue
-            at = self._read - len(self._pending)
-            if not self._pending:
-                if self._padding % 4:
-                    raise InputError(self._path, "corrupt xz data: stream padding is not a "
-                                     "multiple of four bytes", offset=at)
-                return False
-            if not self._pending.startswith(XZ_MAGIC) or self._padding % 4:
-                raise InputError(self._path, "corrupt xz data: trailing data after the "
-                                 "last xz stream", offset=at)
-            self._padding = 0
-            self._dec = lzma.LZMADecompressor(lzma.FORMAT_XZ)
-            return True
-
-    def read(self, size: int) -> bytes:
-        out = [self._buf]
-        have = len(self._buf)
-        while have < size and not self._done:
-            if self._dec is None and not self._next_stream():
-                self._done = True
-                break
-            dec = self._dec
-            assert dec is not None
-            if dec.needs_input and not self._pending and not self._more():
-                raise InputError(self._path, "truncated xz data: the last stream is "
-                                 "incomplete", offset=self._read)
-            data = self._pending if dec.needs_input else b""
-            if dec.needs_input:
-                self._pending = b""
-            # bounded output per call: a small input may decompress to a great deal
-            got = dec.decompress(data, max_length=max(size - have, 1 << 16))
-            if dec.eof:
-                self._pending = dec.unused_data
-                self._dec = None
-            out.append(got)
-            have += len(got)
-        joined = b"".join(out)
-        data, self._buf = joined[:size], joined[size:]
-        return data
-
-    def close(self) -> None:
-        self._buf = b""
 
 
 #: Raw bytes of a stream kept in memory so that it can be opened again from its start
@@ -324,11 +173,11 @@ class CountingReader:
             self.compression = sniff_compression(head)
             self._stream: IO[bytes]
             if self.compression == "zstd":
-                self._stream = cast(IO[bytes], _ZstdFrames(self._raw, path))
+                self._stream = cast(IO[bytes], ZstdFrames(self._raw, path))
             elif self.compression == "gzip":
                 self._stream = cast(IO[bytes], gzip.GzipFile(fileobj=self._raw, mode="rb"))
             elif self.compression == "xz":
-                self._stream = cast(IO[bytes], _XzStreams(self._raw, path))
+                self._stream = cast(IO[bytes], XzStreams(self._raw, path))
             else:
                 self._stream = self._raw
             first = self._read(len(UTF8_BOM))
