@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build xpfotrace.converters.text._ctext with AddressSanitizer into a temporary copy of the tree and run
+# Build the compiled kernels (_ctext, _cbin) with AddressSanitizer into a temporary copy of the tree and run
 # tests/asan_fuzz.py against it; fails on any ASan report (or any other failure).
 #
 #   .ci/asan.sh [--seconds N]        (PYTHON=... picks the interpreter; default: .venv's)
@@ -27,8 +27,10 @@ echo "asan.sh: building xpfotrace.converters.text._ctext with ASan in $work"
 CFLAGS='-fsanitize=address -fno-omit-frame-pointer -O1' \
     "$python" setup.py -q build_ext --inplace --force >"$work/build.log" 2>&1 ||
     { cat "$work/build.log"; echo "asan.sh: build failed" >&2; exit 1; }
-so=$(ls "$work"/converters/text/_ctext*.so 2>/dev/null || true)
-if [ -z "$so" ] || ! readelf -d "$so" | grep -q 'libasan'; then
+so=$(ls "$work"/converters/text/_ctext*.so "$work"/converters/binary/_cbin*.so 2>/dev/null || true)
+asan_linked=0
+for s in $so; do readelf -d "$s" | grep -q 'libasan' && asan_linked=$((asan_linked + 1)); done
+if [ "$asan_linked" -ne 2 ]; then
     cat "$work/build.log"
     echo "asan.sh: the extension was not built with ASan" >&2
     exit 1
@@ -52,7 +54,8 @@ if [ "$status" -ne 0 ]; then
     echo "asan.sh: FAILED: asan_fuzz.py exited with $status" >&2
     exit 1
 fi
-if ! grep -q "asan_fuzz: $work/xpfotrace/converters/text/_ctext" "$log"; then
+if ! grep -q "asan_fuzz: $work/xpfotrace/converters/text/_ctext" "$log" ||
+   ! grep -q "asan_fuzz: $work/xpfotrace/converters/binary/_cbin" "$log"; then
     echo "asan.sh: FAILED: the fuzz did not use the ASan build" >&2
     exit 1
 fi

@@ -178,6 +178,54 @@ def convert(data: bytes, tmp: Path) -> None:
             pass
 
 
+def _binaries() -> list[tuple[str, bytes]]:
+    """Every trace.dat and perf.data fixture, decompressed."""
+    out = []
+    for path in sorted((HERE / "fixtures").rglob("*")):
+        name = path.name.removesuffix(".zst")
+        if not (name.endswith(".dat") or name.endswith(".perf.data")):
+            continue
+        raw = path.read_bytes()
+        if path.suffix == ".zst":
+            raw = zstandard.ZstdDecompressor().stream_reader(raw).read()
+        out.append((str(path.relative_to(HERE)), raw))
+    return out
+
+
+def convert_binary(data: bytes, tmp: Path) -> None:
+    """data through the binary readers (the compiled loops of _cbin), by detection."""
+    path = tmp / "input.bin"
+    path.write_bytes(data)
+    try:
+        tables, _ = open_trace(str(path))
+        for _ in tables:
+            pass
+    except XpfoError:
+        pass
+
+
+def mutate_binary(b: bytearray, rng: random.Random) -> bytearray:
+    """Bit flips, overwritten words, cut or duplicated ranges: damaged records, pages
+    and headers."""
+    for _ in range(rng.randint(1, 6)):
+        if not b:
+            break
+        i = rng.randrange(len(b))
+        op = rng.randrange(5)
+        if op == 0:
+            b[i] ^= 1 << rng.randrange(8)
+        elif op == 1:  # a word overwritten: a size, a count, an offset
+            w = rng.choice([0, 1, 7, 8, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, rng.getrandbits(32)])
+            b[i:i + 4] = w.to_bytes(4, "little")
+        elif op == 2:
+            del b[i:]
+        elif op == 3:
+            del b[i:i + rng.randint(1, 64)]
+        else:
+            b[i:i] = b[i:i + rng.randint(1, 64)]
+    return b
+
+
 def mutate(b: bytearray, rng: random.Random, pool: list[bytes]) -> bytearray:
     for _ in range(rng.randint(1, 8)):
         if not b:
@@ -263,6 +311,43 @@ def main() -> int:
             cases += 1
     print(f"asan_fuzz: random: {cases - corpus_cases} inputs in {args.seconds:.0f} s; "
           f"{accepted} lines accepted in all; no error")
+    return _fuzz_binaries(rng, args.seconds)
+
+
+def _fuzz_binaries(rng: random.Random, seconds: float) -> int:
+    """The binary formats through the compiled loops (_cbin): each fixture, then random
+    damage to them for ``seconds``."""
+    from xpfotrace.converters.binary import binfile
+
+    if not binfile.native():
+        print("asan_fuzz: xpfotrace.converters.binary._cbin is not available",
+              file=sys.stderr)
+        return 2
+    assert binfile.cbin is not None
+    print(f"asan_fuzz: {binfile.cbin.__file__}")
+    files = _binaries()
+    cases = 0
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        for name, data in files:
+            try:
+                convert_binary(data, tmp)
+            except Exception:
+                print(f"asan_fuzz: failed on {name}", file=sys.stderr)
+                raise
+        start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            name, data = rng.choice(files)
+            damaged = bytes(mutate_binary(bytearray(data), rng))
+            try:
+                convert_binary(damaged, tmp)
+            except Exception:
+                (tmp.parent / "asan-failed.bin").write_bytes(damaged)
+                print(f"asan_fuzz: failed on a damaged {name}", file=sys.stderr)
+                raise
+            cases += 1
+    print(f"asan_fuzz: binary: {len(files)} fixtures, {cases} damaged copies in "
+          f"{seconds:.0f} s; no error")
     return 0
 
 
