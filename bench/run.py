@@ -111,26 +111,24 @@ def cli_replay(path: Path, events: int) -> Run:
     return {"events": events, "seconds": time.perf_counter() - t, "rss": 0}
 
 
-def perf_script(data: Path) -> Run | None:
-    """``perf script`` printing a perf.data file's samples (to a pipe)."""
-    if not shutil.which("perf"):
+def _tool(cmd: list[str], count: Callable[[bytes], int]) -> Run | None:
+    """A tool printing a trace's events to a pipe (None where it is not installed)."""
+    if not shutil.which(cmd[0]):
         return None
     t = time.perf_counter()
-    proc = subprocess.run(["perf", "script", "-i", str(data)], stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL, check=True)
-    secs = time.perf_counter() - t
-    return {"events": proc.stdout.count(b"\n"), "seconds": secs, "rss": 0}
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True)
+    return {"events": count(proc.stdout), "seconds": time.perf_counter() - t, "rss": 0}
+
+
+def perf_script(data: Path) -> Run | None:
+    """``perf script`` printing a perf.data file's samples, one line each."""
+    return _tool(["perf", "script", "-i", str(data)], lambda out: out.count(b"\n"))
 
 
 def trace_cmd_report(dat: Path) -> Run | None:
-    if not shutil.which("trace-cmd"):
-        return None
-    t = time.perf_counter()
-    proc = subprocess.run(["trace-cmd", "report", "-i", str(dat)], stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL, check=True)
-    secs = time.perf_counter() - t
-    events = sum(1 for ln in proc.stdout.splitlines() if b": " in ln[:80] and b"[" in ln[:40])
-    return {"events": events, "seconds": secs, "rss": 0}
+    """``trace-cmd report`` printing a trace.dat file's events (its event lines counted)."""
+    return _tool(["trace-cmd", "report", "-i", str(dat)], lambda out: sum(
+        1 for ln in out.splitlines() if b": " in ln[:80] and b"[" in ln[:40]))
 
 
 def capture(data: Path, ksrc: Path) -> None:

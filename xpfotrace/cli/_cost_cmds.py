@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..core.errors import UsageError
 from ._app import app
-from ._heavy import inject
+from ._heavy import CommandGuard
 from ._load import focus_options, load_focused, profiles_named
 from ._options import (
     PROFILE_NAMES,
@@ -27,7 +26,7 @@ from ._options import (
     TrustOpt,
     WindowOpt,
 )
-from ._run import guard, note, say
+from ._run import note, say
 
 if TYPE_CHECKING:  # loaded by _heavy.inject() when a command runs: --help needs none of them
     import polars as pl
@@ -52,11 +51,7 @@ if TYPE_CHECKING:  # loaded by _heavy.inject() when a command runs: --help needs
     )
     from ..strategies import parse as parse_strategies
 
-T = TypeVar("T")
-
-
-def _guard(fn: Callable[[], T]) -> T:
-    return guard(fn, lambda: inject(globals()))
+_guard = CommandGuard(globals())
 
 
 @app.command()

@@ -4,7 +4,12 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ._run import guard
+
+T = TypeVar("T")
 
 #: (module, attribute, the name a command module uses) of everything a command may need
 _HEAVY: tuple[tuple[str, str, str], ...] = (
@@ -53,3 +58,14 @@ def inject(space: dict[str, Any]) -> None:
     for module, attr, name in _HEAVY:
         mod = importlib.import_module(module)
         space[name] = getattr(mod, attr) if attr else mod
+
+
+class CommandGuard:
+    """The error guard (``_run.guard``) of a command module: it first imports what the
+    commands use into that module's globals ``space``."""
+
+    def __init__(self, space: dict[str, Any]) -> None:
+        self.space = space
+
+    def __call__(self, fn: Callable[[], T]) -> T:
+        return guard(fn, lambda: inject(self.space))

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..core.errors import UsageError
 from ._app import app
-from ._heavy import inject
+from ._heavy import CommandGuard
 from ._load import load_focused
 from ._options import (
     BufferOpt,
@@ -23,7 +22,7 @@ from ._options import (
     TrustOpt,
     WindowOpt,
 )
-from ._run import guard, progress_bar, say, warn
+from ._run import progress_bar, say, warn
 
 if TYPE_CHECKING:  # loaded by _heavy.inject() when a command runs: --help needs none of them
     from tqdm import tqdm
@@ -41,11 +40,7 @@ if TYPE_CHECKING:  # loaded by _heavy.inject() when a command runs: --help needs
     )
     from ..strategies import parse as parse_strategies
 
-T = TypeVar("T")
-
-
-def _guard(fn: Callable[[], T]) -> T:
-    return guard(fn, lambda: inject(globals()))
+_guard = CommandGuard(globals())
 
 
 @app.command()
