@@ -168,22 +168,13 @@ def parse(spec: StrategiesLike) -> list[Strategy]:
     or a sequence of names and ``Strategy`` objects (repeats dropped)."""
     if isinstance(spec, Strategy):
         return [spec]
-    if spec is not None and not isinstance(spec, str):
-        out_: list[Strategy] = []
-        for item in spec:
-            s = one(item)
-            if s.name not in {o.name for o in out_}:
-                out_.append(s)
-        return out_
-    if spec is None or spec.strip() in ("", "all"):
+    if spec is None or (isinstance(spec, str) and spec.strip() in ("", "all")):
         return [BY_NAME[n] for n in DISPLAY_ORDER]
-    out: list[Strategy] = []
-    names: set[str] = set()
-    for raw in spec.split(","):
-        if not raw.strip():
+    items: Sequence[str | Strategy] = spec.split(",") if isinstance(spec, str) else spec
+    by_name: dict[str, Strategy] = {}  # (in order: the first of a repeated name is kept)
+    for item in items:
+        if isinstance(item, str) and not item.strip():
             raise UsageError(f"empty strategy name in {spec!r}")
-        s = parse_one(raw)
-        if s.name not in names:
-            names.add(s.name)
-            out.append(s)
-    return out
+        s = one(item)
+        by_name.setdefault(s.name, s)
+    return list(by_name.values())
