@@ -30,7 +30,7 @@ def test_codes_spell_the_columns(trace: Trace) -> None:
 
 @pytest.mark.parametrize("cpus", [None, 5])
 def test_replay_on_codes_equals_replay_on_strings(trace: Trace, cpus: int | None) -> None:
-    plain = Trace(df=trace.df, info=trace.info)  # no codes: the string path
+    plain = Trace(df=trace.df, info=trace.info)  # no codes: prepare computes them (Arrow)
     assert not plain.codes
     assert (replay(trace, cpus=cpus).to_dict() == replay(plain, cpus=cpus).to_dict())
 
