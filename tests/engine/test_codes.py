@@ -1,5 +1,6 @@
 """Dictionary codes from Parquet: they match the strings, and the replay on them equals the
-replay on the strings (the REAL kbuild sample; reordered rows are a synthetic shuffle of it)."""
+replay on codes computed from the strings (the REAL kbuild sample; reordered rows are a
+synthetic shuffle of it)."""
 
 from __future__ import annotations
 
