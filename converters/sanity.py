@@ -38,7 +38,6 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from xpfotrace.core.events import MAX_ORDER, PAGE_EVENTS
 from xpfotrace.core.traceinfo import MAX_CPUS, TraceInfo
@@ -267,6 +266,7 @@ def bad_orders(table: pa.Table) -> BOOL:
     """Rows of page events whose order is outside 0..MAX_ORDER (the text converters
     skip such lines as malformed; 2^order frames of a corrupted order would not fit in
     memory)."""
+    import pyarrow.compute as pc  # 50 ms to import: only the binary readers need it
 
     order = table.column("order")
     page = pc.is_in(table.column("event"), value_set=pa.array(PAGE_EVENTS))

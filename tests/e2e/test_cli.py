@@ -150,6 +150,26 @@ def test_help_loads_no_heavy_module() -> None:
     assert tuple(FORMAT_NAMES) == _options.FORMAT_NAMES
 
 
+def test_replay_loads_only_what_it_uses() -> None:
+    """A replay of a raw text trace imports no compare or sweep, Parquet writer, pyarrow.compute,
+    batch or HTML report: each command imports its own dependencies (start-up time)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, io, contextlib\n"
+            "from xpfotrace.cli import app\n"
+            f"sys.argv = ['xpfotrace', '-q', 'replay', {str(SAMPLE)!r}, '-s', 'sync']\n"
+            "try:\n"
+            "    with contextlib.redirect_stdout(io.StringIO()): app()\n"
+            "except SystemExit as e: assert not e.code, e.code\n"
+            "print(sorted(m for m in ('pyarrow.parquet', 'pyarrow.compute',"
+            " 'xpfotrace.costing.compare', 'xpfotrace.costing.sweep', 'xpfotrace.fleet',"
+            " 'xpfotrace.render.html', 'xpfotrace.capture', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
+
+
 def test_buffer_option_and_batch_skips_by_content(tmp_path: Path) -> None:
     import shutil
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from ..core.errors import UsageError
 from ._app import app
-from ._heavy import CommandGuard
 from ._load import focus_options, load_focused, profiles_named
 from ._options import (
     PROFILE_NAMES,
@@ -26,32 +25,10 @@ from ._options import (
     TrustOpt,
     WindowOpt,
 )
-from ._run import note, say
+from ._run import guard, note, say
 
-if TYPE_CHECKING:  # loaded by _heavy.inject() when a command runs: --help needs none of them
-    import polars as pl
-    from tqdm import tqdm
+# Each command imports what it uses when it runs (see _trace_cmds).
 
-    from ..core.output import atomic_path
-    from ..core.output import check as check_output
-    from ..costing.compare import compare as run_compare
-    from ..costing.compare import parse_seconds
-    from ..costing.hardware import all_profiles, load_profile_file
-    from ..costing.sweep import DEFAULT_STRATEGIES, combinations, parse_bounds, parse_ceilings
-    from ..costing.sweep import sweep as run_sweep
-    from ..engine.replay import Replayer
-    from ..fleet.batch import batch as run_batch
-    from ..fleet.batch import exclude_output, scan_inputs
-    from ..render.html import STEPS
-    from ..render.html import write as write_report
-    from ..render.tables import (
-        render_comparison,
-        render_profiles,
-        render_sweep,
-    )
-    from ..strategies import parse as parse_strategies
-
-_guard = CommandGuard(globals())
 
 
 @app.command()
@@ -63,6 +40,9 @@ def profiles(
     """List the hardware profiles (shipped, and from --profile-file)."""
 
     def run() -> None:
+        from ..costing.hardware import all_profiles, load_profile_file
+        from ..render.tables import render_profiles
+
         items = all_profiles([p for f in profile_file or [] for p in load_profile_file(f)],
                              note)
         if as_json:
@@ -70,7 +50,7 @@ def profiles(
         else:
             typer.echo(render_profiles(items))
 
-    _guard(run)
+    guard(run)
 
 
 @app.command()
@@ -96,6 +76,14 @@ def compare(
     """Cost each strategy on each hardware profile (trace projected to its CPU count)."""
 
     def run() -> None:
+        from tqdm import tqdm
+
+        from ..costing.compare import compare as run_compare
+        from ..costing.compare import parse_seconds
+        from ..engine.replay import Replayer
+        from ..render.tables import render_comparison
+        from ..strategies import parse as parse_strategies
+
         chosen = parse_strategies(strategies)
         profs = profiles_named(profile, profile_file)
         base = parse_seconds(baseline_sys) if baseline_sys is not None else None
@@ -112,7 +100,7 @@ def compare(
         else:
             typer.echo(render_comparison(result, rep.facts))
 
-    _guard(run)
+    guard(run)
 
 
 @app.command()
@@ -147,6 +135,17 @@ def sweep(
     (less overhead for no longer p99 exposure window)."""
 
     def run() -> None:
+        from tqdm import tqdm
+
+        from ..core.output import atomic_path
+        from ..core.output import check as check_output
+        from ..costing.compare import parse_seconds
+        from ..costing.sweep import DEFAULT_STRATEGIES, combinations, parse_bounds, parse_ceilings
+        from ..costing.sweep import sweep as run_sweep
+        from ..engine.replay import Replayer
+        from ..render.tables import render_sweep
+        from ..strategies import parse as parse_strategies
+
         (prof,) = profiles_named([profile], profile_file)
         chosen = [s for s in parse_strategies(strategies or DEFAULT_STRATEGIES)
                   if s.remote != "none"]
@@ -169,7 +168,7 @@ def sweep(
         else:
             typer.echo(render_sweep(res))
 
-    _guard(run)
+    guard(run)
 
 
 @app.command()
@@ -191,6 +190,15 @@ def batch(
     """Analyze many traces into one Parquet table: a row per (trace, profile, strategy)."""
 
     def run() -> None:
+        import polars as pl
+        from tqdm import tqdm
+
+        from ..core.output import atomic_path
+        from ..core.output import check as check_output
+        from ..fleet.batch import batch as run_batch
+        from ..fleet.batch import exclude_output, scan_inputs
+        from ..strategies import parse as parse_strategies
+
         profs = profiles_named(profile, profile_file)
         found, skipped = scan_inputs(inputs)
         if skipped:
@@ -218,7 +226,7 @@ def batch(
         if errors.height:
             raise typer.Exit(1)
 
-    _guard(run)
+    guard(run)
 
 
 @app.command()
@@ -248,6 +256,17 @@ def report(
     """Write a self-contained HTML report with plots."""
 
     def run() -> None:
+        from tqdm import tqdm
+
+        from ..core.output import check as check_output
+        from ..costing.compare import parse_seconds
+        from ..costing.sweep import DEFAULT_STRATEGIES, parse_bounds, parse_ceilings
+        from ..costing.sweep import sweep as run_sweep
+        from ..engine.replay import Replayer
+        from ..render.html import STEPS
+        from ..render.html import write as write_report
+        from ..strategies import parse as parse_strategies
+
         profs = profiles_named(profile, profile_file)
         chosen = parse_strategies(strategies)
         if sweep and not profs:
@@ -269,4 +288,4 @@ def report(
                          only=tasks)
         say(f"wrote {output}")
 
-    _guard(run)
+    guard(run)

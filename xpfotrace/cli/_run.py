@@ -32,10 +32,11 @@ def interrupted() -> NoReturn:
     sys.stderr.flush()
     os._exit(130)
 
-def guard(fn: Callable[[], T], setup: Callable[[], None]) -> T:
-    """Run ``setup`` and ``fn``; on a known error print one line and exit with its code."""
+def guard(fn: Callable[[], T]) -> T:
+    """Run a command's ``fn`` (which imports what it needs first: a missing or broken
+    dependency is an error here too); on a known error print one line and exit with its
+    code."""
     try:
-        setup()
         return fn()
     except XpfoError as exc:
         if state["debug"]:
@@ -70,7 +71,7 @@ def progress_bar(path: str, label: str, fmt: str | None = None,
 
 def say(text: str, level: int = 0) -> None:
     """A line on stderr: notes and warnings (level 0) unless -q, details (level 1) with -v.
-    Errors are always printed (``_guard``)."""
+    Errors are always printed (``guard``)."""
     if state["verbosity"] >= level:
         typer.echo(text, err=True)
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from ..core.errors import UsageError
 from ._app import app
-from ._heavy import CommandGuard
 from ._load import load_focused
 from ._options import (
     BufferOpt,
@@ -22,25 +21,12 @@ from ._options import (
     TrustOpt,
     WindowOpt,
 )
-from ._run import progress_bar, say, warn
+from ._run import guard, progress_bar, say, warn
 
-if TYPE_CHECKING:  # loaded by _heavy.inject() when a command runs: --help needs none of them
-    from tqdm import tqdm
+# Each command imports what it uses when it runs (inside the error guard): `--help` and
+# `--version` load none of it, and a replay does not load the converters' writer, the
+# costing or the renderers it does not use.
 
-    from ..capture import capture as do_capture
-    from ..converters import open_trace
-    from ..converters.compression import read_head
-    from ..core.output import check as check_output
-    from ..engine.replay import Replayer
-    from ..parquet_io import write_events
-    from ..render.perfetto import export as run_export
-    from ..render.tables import (
-        render,
-        render_per_cpu,
-    )
-    from ..strategies import parse as parse_strategies
-
-_guard = CommandGuard(globals())
 
 
 @app.command()
@@ -56,6 +42,11 @@ def convert(
     """Convert a raw trace into the typed Parquet event schema."""
 
     def run() -> None:
+        from ..converters import open_trace
+        from ..converters.compression import read_head
+        from ..core.output import check as check_output
+        from ..parquet_io import write_events
+
         check_output(output, [input])
         read_head(input, 1)
         progress, bar = progress_bar(input, "convert", fmt)
@@ -69,7 +60,7 @@ def convert(
         warn(input, info)
         say(f"wrote {rows:,} events ({info.source_format}, {info.cpus} CPUs) to {output}")
 
-    _guard(run)
+    guard(run)
 
 
 @app.command()
@@ -94,6 +85,10 @@ def replay(
     """Replay the XPFO ownership rules and each flush strategy over a trace."""
 
     def run() -> None:
+        from ..engine.replay import Replayer
+        from ..render.tables import render, render_per_cpu
+        from ..strategies import parse as parse_strategies
+
         chosen = parse_strategies(strategies)
         if by not in (None, "comm", "pid"):
             raise UsageError("--by takes 'comm' or 'pid'")
@@ -121,7 +116,7 @@ def replay(
                 for row in attribution[name]:
                     typer.echo(f"  {row['requests']:>10,}  {row[by]}")
 
-    _guard(run)
+    guard(run)
 
 
 @app.command()
@@ -145,12 +140,15 @@ def export(
     track of requests per ms."""
 
     def run() -> None:
+        from ..core.output import check as check_output
+        from ..render.perfetto import export as run_export
+
         check_output(output, [trace])
         tr, tasks = load_focused(trace, fmt, trim, trust_cpus, buffer, window, only)
         n = run_export(tr, output, strategy, cpus, [trace], only=tasks)
         say(f"wrote {n:,} trace events to {output}")
 
-    _guard(run)
+    guard(run)
 
 
 @app.command(context_settings={"allow_interspersed_args": False})
@@ -169,6 +167,11 @@ def capture(
     """Record a real workload through tracefs (as root) straight into Parquet."""
 
     def run() -> None:
+        from tqdm import tqdm
+
+        from ..capture import capture as do_capture
+        from ..core.output import check as check_output
+
         check_output(output)  # before the workload runs, not after
         if save_text is not None:
             check_output(save_text)
@@ -182,4 +185,4 @@ def capture(
         say(f"wrote {res.events:,} events ({res.info.cpus} CPUs, kernel CPU time "
             f"{base:.3f} s) to {output}")
 
-    _guard(run)
+    guard(run)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import io
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..costing.compare import Comparison
-from ..costing.hardware import Profile
-from ..costing.sweep import SweepResult
 from ..engine.replay import ReplayResult, tlb_reasons
 from ..strategies import DISPLAY_ORDER
+
+if TYPE_CHECKING:  # a replay's table does not load the costing
+    from ..costing.compare import Comparison
+    from ..costing.hardware import Profile
+    from ..costing.sweep import SweepResult
 
 _COLUMNS: tuple[tuple[str, str], ...] = (
     ("requests", "requests"),
