@@ -19,7 +19,7 @@ raw pointers. The loops run without the GIL.
 """
 
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
-from libc.string cimport memcmp, memcpy, strlen
+from libc.string cimport memchr, memcpy, strlen
 
 # ---------------------------------------------------------------- constants
 
@@ -93,8 +93,14 @@ cdef inline bint _digit(uint8_t c) noexcept nogil:
     return 48 <= c <= 57
 
 
+# \w in ASCII, as a table (the event-name scans ask it of every byte)
+cdef uint8_t _WORD[256]
+for _i in range(256):
+    _WORD[_i] = (48 <= _i <= 57) or (65 <= _i <= 90) or (97 <= _i <= 122) or _i == 95
+
+
 cdef inline bint _word(uint8_t c) noexcept nogil:  # \w in ASCII
-    return (48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122) or c == 95
+    return _WORD[c]
 
 
 cdef inline bint _hex(uint8_t c) noexcept nogil:
@@ -104,9 +110,13 @@ cdef inline bint _hex(uint8_t c) noexcept nogil:
 cdef inline bint _at(const uint8_t* b, Py_ssize_t pos, Py_ssize_t end, const char* key,
                      Py_ssize_t n) noexcept nogil:
     """b[pos:] starts with key (of n bytes) within end."""
+    cdef Py_ssize_t i
     if pos < 0 or pos + n > end:
         return False
-    return memcmp(b + pos, key, n) == 0
+    for i in range(n):  # keys are short: a loop beats a call to memcmp
+        if b[pos + i] != <uint8_t>key[i]:
+            return False
+    return True
 
 
 cdef inline Py_ssize_t _find(const uint8_t* b, Py_ssize_t pos, Py_ssize_t end,
@@ -114,8 +124,14 @@ cdef inline Py_ssize_t _find(const uint8_t* b, Py_ssize_t pos, Py_ssize_t end,
     """First position >= pos where key (n bytes) occurs before end, or -1."""
     cdef uint8_t first = <uint8_t>key[0]
     cdef Py_ssize_t last = end - n
+    cdef const uint8_t* hit
     while pos <= last:  # pos <= end - n < end: b[pos] in range
-        if b[pos] == first and memcmp(b + pos, key, n) == 0:
+        # the next first byte in [pos, last]
+        hit = <const uint8_t*>memchr(b + pos, first, last + 1 - pos)
+        if hit == NULL:
+            return -1
+        pos = hit - b
+        if _at(b, pos, end, key, n):
             return pos
         pos += 1
     return -1
@@ -316,6 +332,7 @@ cdef Py_ssize_t _scan(int mode, const uint8_t* b, Py_ssize_t size, const int32_t
     cdef int64_t sec, frac, order, mig, refill, prev_pid, next_pid, reason, pages, o
     cdef uint64_t pfn
     cdef uint8_t c
+    cdef const uint8_t* hit
     for i in range(n):
         ls = starts[i]
         le = ends[i]
@@ -323,11 +340,13 @@ cdef Py_ssize_t _scan(int mode, const uint8_t* b, Py_ssize_t size, const int32_t
         if ls < 0 or le < ls or le > size:
             return -1 - i
         ok = True
-        br = ls
-        while br < le and b[br] != 91:
-            br += 1
-        if not clean[i] or br == le:
+        if not clean[i] or le == ls:
             continue
+        # the first '[' of the line (le > ls >= 0 and le <= size: the range is in the chunk)
+        hit = <const uint8_t*>memchr(b + ls, 91, le - ls)
+        if hit == NULL:
+            continue
+        br = hit - b
         # --- the anchor at the first '[':
         # \[\d+\]\s+(?:[^\s\[\]]{4,5}\s+)?\d+\.\d+:\s+\w+:\s*
         cs = br + 1
@@ -477,49 +496,66 @@ cdef Py_ssize_t _scan(int mode, const uint8_t* b, Py_ssize_t size, const int32_t
             vs = ve = os_ = oe = gs = ms = me = fs = fe = -1
             hexa = False
             has_null = False
-            for p in range(rs, re_):
-                c = b[p]
-                if c == 112:  # p
-                    if vs < 0 and (p == rs or b[p - 1] == C_SP) and _at(b, p, re_, K_PFN, 4):
+            # every key ends in '=': visit the '=' bytes in order and test each key that
+            # could end there (p: where it starts). A key's matches come in the order of
+            # their starts, as in a scan of every position; the keys do not interact.
+            q = rs
+            while q < re_:
+                hit = <const uint8_t*>memchr(b + q, 61, re_ - q)  # q < re_ <= size
+                if hit == NULL:
+                    break
+                e = hit - b  # the '=' (rs <= e < re_)
+                q = e + 1
+                c = b[e - 1] if e > rs else 0
+                if c == 110:  # ...n= : pfn=
+                    p = e - 3
+                    if (vs < 0 and p >= rs and (p == rs or b[p - 1] == C_SP)
+                            and _at(b, p, re_, K_PFN, 4)):
                         v = p + 4
                         if (v + 2 < re_ and b[v] == 48
                                 and (b[v + 1] == 120 or b[v + 1] == 88)):
-                            q = v + 2
-                            while q < re_ and _hex(b[q]):
-                                q += 1
-                            if q > v + 2 and (q == re_ or b[q] == C_SP):
+                            d = v + 2
+                            while d < re_ and _hex(b[d]):
+                                d += 1
+                            if d > v + 2 and (d == re_ or b[d] == C_SP):
                                 vs = v + 2
-                                ve = q
+                                ve = d
                                 hexa = True
                         if vs < 0:
-                            q = _digits_end(b, v, re_)
-                            if q > v and (q == re_ or b[q] == C_SP):
+                            d = _digits_end(b, v, re_)
+                            if d > v and (d == re_ or b[d] == C_SP):
                                 vs = v
-                                ve = q
-                    if not has_null and _at(b, p, re_, K_NULLPAGE, 11):
+                                ve = d
+                elif c == 101:  # ...e= : page=(null), migratetype=
+                    p = e - 4
+                    if not has_null and p >= rs and _at(b, p, re_, K_NULLPAGE, 11):
                         has_null = True
-                    if fs < 0 and _at(b, p, re_, K_REFILL, 14):
-                        q = _signed(b, p + 14, re_)
-                        if q >= 0 and (q == re_ or b[q] == C_SP):
+                    p = e - 11
+                    if ms < 0 and p >= rs and _at(b, p, re_, K_MIG, 12):
+                        d = _signed(b, p + 12, re_)
+                        if d >= 0 and (d == re_ or b[d] == C_SP):
+                            ms = p + 12
+                            me = d
+                elif c == 108:  # ...l= : percpu_refill=
+                    p = e - 13
+                    if fs < 0 and p >= rs and _at(b, p, re_, K_REFILL, 14):
+                        d = _signed(b, p + 14, re_)
+                        if d >= 0 and (d == re_ or b[d] == C_SP):
                             fs = p + 14
-                            fe = q
-                elif c == 111:  # o
-                    if (os_ < 0 and (p == rs or b[p - 1] == C_SP)
+                            fe = d
+                elif c == 114:  # ...r= : order=
+                    p = e - 5
+                    if (os_ < 0 and p >= rs and (p == rs or b[p - 1] == C_SP)
                             and _at(b, p, re_, K_ORDER, 6)):
-                        q = _signed(b, p + 6, re_)
-                        if q >= 0 and (q == re_ or b[q] == C_SP):
+                        d = _signed(b, p + 6, re_)
+                        if d >= 0 and (d == re_ or b[d] == C_SP):
                             os_ = p + 6
-                            oe = q
-                elif c == 103:  # g
-                    if (gs < 0 and _at(b, p, re_, K_GFP, 10) and p + 10 < re_
+                            oe = d
+                elif c == 115:  # ...s= : gfp_flags=
+                    p = e - 9
+                    if (gs < 0 and p >= rs and _at(b, p, re_, K_GFP, 10) and p + 10 < re_
                             and b[p + 10] != C_SP):
                         gs = p + 10
-                elif c == 109:  # m
-                    if ms < 0 and _at(b, p, re_, K_MIG, 12):
-                        q = _signed(b, p + 12, re_)
-                        if q >= 0 and (q == re_ or b[q] == C_SP):
-                            ms = p + 12
-                            me = q
             null_page = code == C_EV_ALLOC and has_null
             if not ok or (vs < 0 and not null_page):
                 continue
