@@ -6,6 +6,7 @@ from __future__ import annotations
 import lzma
 import struct
 import zlib
+from collections import deque
 from typing import BinaryIO
 
 import zstandard
@@ -53,16 +54,22 @@ class ZstdFrames:
         self._dctx = zstandard.ZstdDecompressor()
         self._obj = self._dctx.decompressobj()
         self._in_frame = False
-        self._buf = b""
+        self._left: deque[memoryview] = deque()  # output decompressed but not yet read
         self._eof = False
 
-    def read(self, size: int) -> bytes:
-        parts = [self._buf] if self._buf else []
-        have = len(self._buf)
-        # compressed input in pieces of about an eighth of what is asked for (text
-        # compresses 10-20x), so a short read (sniffing a head) decompresses little
-        step = min(1 << 20, max(1 << 14, size // 8))
-        while have < size and not self._eof:
+    def readinto(self, view: memoryview) -> int:
+        """Decompress into ``view``, as far as it goes (fewer bytes only at the end).
+
+        Each decompressed piece is copied once, straight into ``view``; what does not
+        fit waits for the next read. The compressed input goes in pieces of about an
+        eighth of ``len(view)`` (text compresses 10-20x), so a short read (sniffing a
+        head) decompresses little, and at most 256 KiB: the output pieces stay a few
+        MB, memory the allocator hands out again rather than fresh pages.
+        """
+        size = len(view)
+        got = self._drain(view, 0)
+        step = min(1 << 18, max(1 << 14, size // 8))
+        while got < size and not self._eof:
             chunk = self._raw.read(step)
             if not chunk:
                 self._eof = True
@@ -73,23 +80,37 @@ class ZstdFrames:
             while chunk:
                 self._in_frame = True
                 piece = self._obj.decompress(chunk)
-                parts.append(piece)
-                have += len(piece)
+                if piece:
+                    self._left.append(memoryview(piece))
                 if self._obj.eof:
                     chunk = self._obj.unused_data
                     self._obj = self._dctx.decompressobj()
                     self._in_frame = False
                 else:
                     chunk = b""
-        joined = parts[0] if len(parts) == 1 else b"".join(parts)  # (one copy at most)
-        if len(joined) <= size:
-            self._buf = b""
-            return joined
-        self._buf = joined[size:]
-        return joined[:size]
+            got = self._drain(view, got)
+        return got
+
+    def _drain(self, view: memoryview, got: int) -> int:
+        """Copy waiting output into ``view[got:]``; returns the new fill."""
+        while self._left and got < len(view):
+            piece = self._left[0]
+            k = min(len(piece), len(view) - got)
+            view[got:got + k] = piece[:k]
+            got += k
+            if k == len(piece):
+                self._left.popleft()
+            else:
+                self._left[0] = piece[k:]
+        return got
+
+    def read(self, size: int) -> bytes:
+        out = bytearray(size)
+        n = self.readinto(memoryview(out))
+        return bytes(memoryview(out)[:n])
 
     def close(self) -> None:
-        self._buf = b""
+        self._left.clear()
 
 
 class XzStreams:
