@@ -37,6 +37,7 @@ from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 import pyarrow as pa
 
 from xpfotrace.core.events import MAX_ORDER, PAGE_EVENTS
@@ -266,10 +267,9 @@ def bad_orders(table: pa.Table) -> BOOL:
     """Rows of page events whose order is outside 0..MAX_ORDER (the text converters
     skip such lines as malformed; 2^order frames of a corrupted order would not fit in
     memory)."""
-    import pyarrow.compute as pc  # 50 ms to import: only the binary readers need it
-
-    order = table.column("order")
-    page = pc.is_in(table.column("event"), value_set=pa.array(PAGE_EVENTS))
-    bad = pc.and_(page, pc.or_(pc.less(order, 0), pc.greater(order, MAX_ORDER)))
-    out: BOOL = pc.fill_null(bad, False).to_numpy(zero_copy_only=False)
+    df = pl.from_arrow(table.select(["event", "order"]))  # (Polars: no pyarrow.compute)
+    assert isinstance(df, pl.DataFrame)
+    order = pl.col("order")
+    bad = pl.col("event").is_in(PAGE_EVENTS) & ((order < 0) | (order > MAX_ORDER))
+    out: BOOL = df.select(bad.fill_null(False)).to_series().to_numpy()
     return out

@@ -85,7 +85,8 @@ def _sample_comms(pid: I64, key: I64, comms: pl.DataFrame) -> pa.Array:
     unnamed, code = dense_codes(pid[missing])
     index[missing] = m + 2 + code
     labels = pa.concat_arrays([
-        comms["comm"].to_arrow().cast(pa.string()),
+        # (a list of the few thread names: an Arrow cast would load pyarrow.compute)
+        pa.array(comms["comm"].to_list(), pa.string()),
         pa.array([":-1", "swapper", *(f":{int(p)}" for p in unnamed)], pa.string())])
     return take_strings(labels, index)
 
