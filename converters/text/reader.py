@@ -149,7 +149,7 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
     info.source_format = fmt.name
     info.source_file = str(path)
     seq = 0
-    names: set[str] = set()
+    page_events = False  # a page-allocation event was seen
     last_ts: dict[int, int] = {}
     check = CpuCheck(info, trust=trust_cpus)
 
@@ -189,13 +189,17 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
 
     def number(rows: pa.Table) -> pa.Table:
         """Kept rows, in file order: numbered, and their facts recorded."""
-        nonlocal seq
+        nonlocal seq, page_events
         n = rows.num_rows
-        facts = pl.from_arrow(rows.select(["cpu", "ts", "event"]))
-        assert isinstance(facts, pl.DataFrame)
-        info.max_cpu = max(info.max_cpu, facts.select(pl.col("cpu").max()).item())
-        names.update(facts["event"].unique().to_list())
-        _track_order(facts, info, last_ts)
+        # the facts from NumPy views of the integer columns (no string conversion)
+        cpu = rows.column("cpu").to_numpy()
+        info.max_cpu = max(info.max_cpu, int(cpu.max()))
+        if not page_events:  # (as a rule, settled by the first chunk)
+            events = pl.from_arrow(rows.select(["event"]))
+            assert isinstance(events, pl.DataFrame)
+            page_events = bool(events["event"].is_in(PAGE_ALLOCATION_EVENTS).any())
+        _track_order(pl.DataFrame({"cpu": cpu, "ts": rows.column("ts").to_numpy()}), info,
+                     last_ts)
         cols = [rows.column(name) if name != "seq"
                 else pa.array(np.arange(seq, seq + n, dtype=np.int64))
                 for name in schema.COLUMNS]
@@ -229,7 +233,7 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
                              f"set aside, first at {info.cpu_outlier_at}; --trust-cpus "
                              "keeps them)")
         raise InputError(path, f"no trace events found (read as {fmt.name})")
-    if not names & set(PAGE_ALLOCATION_EVENTS):
+    if not page_events:
         raise no_page_events(path, seq)
 
 
