@@ -12,10 +12,11 @@ the space byte and ``\\w``/``\\d`` are ASCII.
 Memory safety: the chunk is read through a raw pointer, and every read ``b[p]`` is
 preceded (in the same expression or the enclosing loop condition) by a comparison that
 puts ``p`` within the current line ``[ls, le)``; each line's bounds are checked against
-the chunk's length before it is read (``_check_line``). Output arrays are sized by the
-caller: their shapes are checked once, before the loops, against the number of lines
-(an accepted line's row ``k`` is at most its line number), so the loops write through
-raw pointers. The loops run without the GIL.
+the chunk's length before it is read (``_check_line``); each ``memchr`` is given a range
+``[p, e)`` with ``p < e`` and ``e`` no further than the line's end. Output arrays are
+sized by the caller: their shapes are checked once, before the loops, against the number
+of lines (an accepted line's row ``k`` is at most its line number), so the loops write
+through raw pointers. The loops run without the GIL.
 """
 
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
