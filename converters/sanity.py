@@ -40,6 +40,7 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
+from xpfotrace.core.arrowops import filter_rows
 from xpfotrace.core.events import MAX_ORDER, PAGE_EVENTS
 from xpfotrace.core.traceinfo import MAX_CPUS, TraceInfo
 
@@ -170,7 +171,7 @@ class CpuCheck:
                 self.info.cpu_outliers += int(aside.sum())
                 # (binary CPU fields are u32: shown as such, not as the int32 column)
                 self.cpus_out.update((np.unique(cpu[aside]) % (1 << 32)).tolist())
-                table = table.filter(pa.array(~aside))
+                table = filter_rows(table, ~aside)
             if table.num_rows:
                 out.append(table)
         self.held, self.held_rows = [], 0
@@ -190,7 +191,7 @@ def checked(table: pa.Table, where: I64, info: TraceInfo, *, trust_cpus: bool,
     if bad.any():
         info.skipped_records += int(bad.sum())
         info.skipped_record_at = locate(int(where[bad].min()))
-        table, where = table.filter(pa.array(~bad)), where[~bad]
+        table, where = filter_rows(table, ~bad), where[~bad]
     check = CpuCheck(info, trust=trust_cpus, locate=locate)
     parts = check.feed(table, where) + check.finish()
     table = pa.concat_tables(parts) if parts else table.slice(0, 0)

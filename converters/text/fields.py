@@ -9,6 +9,7 @@ import pyarrow as pa
 from polars.datatypes import IntegerType
 
 from xpfotrace.core import schema
+from xpfotrace.core.arrowops import cast_table
 from xpfotrace.core.events import MAX_ORDER, PAGE_EVENTS
 
 
@@ -123,7 +124,7 @@ def as_table(df: pl.DataFrame, sch: pa.Schema) -> pa.Table:
     """The columns of ``sch`` as an Arrow table of that schema; columns the frame lacks
     are null (untyped here, typed by the cast)."""
     missing = [pl.lit(None).alias(name) for name in sch.names if name not in df.columns]
-    return df.with_columns(missing).select(sch.names).to_arrow().cast(sch)
+    return cast_table(df.with_columns(missing).select(sch.names).to_arrow(), sch)
 
 
 def to_arrow(df: pl.DataFrame) -> pa.Table:

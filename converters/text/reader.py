@@ -15,6 +15,7 @@ import polars as pl
 import pyarrow as pa
 
 from xpfotrace.core import schema
+from xpfotrace.core.arrowops import take_rows
 from xpfotrace.core.errors import InputError
 from xpfotrace.core.reading import DEFAULT_CHUNK_BYTES, ProgressFn
 from xpfotrace.core.traceinfo import TraceInfo
@@ -183,7 +184,7 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
             return []
         rows = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
         if len(parts) > 1:  # the fast path's rows and the others, back in line order
-            rows = rows.take(np.argsort(rows.column("ln").to_numpy(), kind="stable"))
+            rows = take_rows(rows, np.argsort(rows.column("ln").to_numpy(), kind="stable"))
         where = rows.column("ln").to_numpy().astype(np.int64) + first
         return check.feed(rows, where)
 
