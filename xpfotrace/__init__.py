@@ -54,6 +54,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Comparison": (".costing.compare", "Comparison"),
     "compare": (".costing.compare", "compare"),
     "COUNTERS": (".engine.replay", "COUNTERS"),
+    "Counters": (".engine.replay", "Counters"),
     "WINDOW_COUNTERS": (".engine.replay", "WINDOW_COUNTERS"),
     "Replayer": (".engine.replay", "Replayer"),
     "ReplayResult": (".engine.replay", "ReplayResult"),
@@ -83,7 +84,14 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from .costing.compare import Comparison, compare
     from .costing.hardware import Profile, builtin_profiles, find_profiles
     from .costing.sweep import SweepResult, sweep
-    from .engine.replay import COUNTERS, WINDOW_COUNTERS, Replayer, ReplayResult, replay
+    from .engine.replay import (
+        COUNTERS,
+        WINDOW_COUNTERS,
+        Counters,
+        Replayer,
+        ReplayResult,
+        replay,
+    )
     from .fleet.batch import batch
     from .parquet_io import write_events
     from .strategies import ALL as STRATEGIES
@@ -112,6 +120,7 @@ __all__ = [
     "STRATEGIES",
     "WINDOW_COUNTERS",
     "Comparison",
+    "Counters",
     "InputError",
     "Profile",
     "ReplayResult",

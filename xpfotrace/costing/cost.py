@@ -15,6 +15,7 @@ Added CPU time is three parts, all integer ns:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -40,7 +41,7 @@ class Cost:
         return {"local": self.local, "pte": self.pte, "remote": self.remote}
 
 
-def cost(strategy: str, c: dict[str, Any], prof: Profile) -> Cost:
+def cost(strategy: str, c: Mapping[str, Any], prof: Profile) -> Cost:
     """The cost parts of the counters ``c`` of ``strategy`` (a name, parameters allowed:
     only its remote mode matters here) on ``prof``."""
     if strategy == "none":

@@ -16,7 +16,7 @@ import polars as pl
 
 from .. import strategies as strat
 from ..core.errors import UsageError
-from ..engine.replay import Replayer
+from ..engine.replay import Counters, Replayer
 from ..trace import Trace
 from .compare import costed, trace_baseline
 from .hardware import Profile
@@ -131,7 +131,7 @@ def sweep(trace: Trace, profile: Profile, *,
     groups: dict[tuple[tuple[bool, bool], str, int | None], list[strat.Strategy]] = {}
     for s in combos:
         groups.setdefault((s.variant, s.remote, s.bound_ns), []).append(s)
-    counters: dict[str, dict[str, Any]] = {}
+    counters: dict[str, Counters] = {}
     window = 0
     for group in groups.values():
         res = rep.run(profile.cpus, group)

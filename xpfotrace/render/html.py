@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import polars as pl
@@ -132,7 +132,7 @@ def _time_plot(plt: Any, rep: Replayer, bins: int = 100) -> str:
 
 
 def _exposure_plot(plt: Any, rep: Replayer, chosen: list[strat.Strategy],
-                   counters: dict[str, dict[str, Any]]) -> str | None:
+                   counters: Mapping[str, Mapping[str, Any]]) -> str | None:
     """Complementary CDF of the exposure windows on log-log axes, p50 and p99 marked."""
     deferred = [s for s in chosen if s.remote == "deferred"]
     if not deferred:
@@ -191,7 +191,7 @@ _COUNTER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("window_max_ns", "max ms"))
 
 
-def _counters_table(counters: dict[str, dict[str, Any]], cpus: int) -> str:
+def _counters_table(counters: Mapping[str, Mapping[str, Any]], cpus: int) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h in _COUNTER_COLUMNS)
     rows = "".join(
         f"<tr><td>{html.escape(name)}</td>"

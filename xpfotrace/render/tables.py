@@ -115,7 +115,7 @@ def render(result: ReplayResult) -> str:
     order = ordered(list(result.strategies))
     rows = [["strategy", *[h for _, h in _COLUMNS]]]
     for name in order:
-        c = result.strategies[name]
+        c: dict[str, Any] = dict(result.strategies[name])  # (looked up by column name)
         rows.append([name, *[cell(k, c.get(k)) for k, _ in _COLUMNS]])
     return "\n".join([head, observed, check, proj, "", table(rows), "", LEGEND])
 
