@@ -30,7 +30,6 @@ from ._run import guard, note, say
 # Each command imports what it uses when it runs (see _trace_cmds).
 
 
-
 @app.command()
 def profiles(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,

@@ -28,7 +28,6 @@ from ._run import guard, progress_bar, say, warn
 # costing or the renderers it does not use.
 
 
-
 @app.command()
 def convert(
     input: Annotated[str, typer.Argument(help="Raw trace (text; .zst/.gz/.xz read directly).")],
