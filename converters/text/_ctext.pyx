@@ -168,6 +168,15 @@ cdef inline Py_ssize_t _signed(const uint8_t* b, Py_ssize_t pos, Py_ssize_t end)
     return q if q > p else -1
 
 
+cdef inline Py_ssize_t _signed_field(const uint8_t* b, Py_ssize_t pos,
+                                     Py_ssize_t end) noexcept nogil:
+    """End of ``-?\\d+(?:\\s|$)`` at pos (the number, not the space), or -1."""
+    cdef Py_ssize_t q = _signed(b, pos, end)
+    if q >= 0 and (q == end or b[q] == C_SP):
+        return q
+    return -1
+
+
 cdef inline bint _fits(Py_ssize_t s, Py_ssize_t e, Py_ssize_t max_digits,
                        const uint8_t* b) noexcept nogil:
     """At most max_digits digits (a sign aside): no overflow in the target type (s < e)."""
@@ -533,25 +542,19 @@ cdef Py_ssize_t _scan(int mode, const uint8_t* b, Py_ssize_t size, const int32_t
                         has_null = True
                     p = e - 11
                     if ms < 0 and p >= rs and _at(b, p, re_, K_MIG, 12):
-                        d = _signed(b, p + 12, re_)
-                        if d >= 0 and (d == re_ or b[d] == C_SP):
-                            ms = p + 12
-                            me = d
+                        me = _signed_field(b, p + 12, re_)
+                        ms = p + 12 if me >= 0 else -1
                 elif c == 108:  # ...l= : percpu_refill=
                     p = e - 13
                     if fs < 0 and p >= rs and _at(b, p, re_, K_REFILL, 14):
-                        d = _signed(b, p + 14, re_)
-                        if d >= 0 and (d == re_ or b[d] == C_SP):
-                            fs = p + 14
-                            fe = d
+                        fe = _signed_field(b, p + 14, re_)
+                        fs = p + 14 if fe >= 0 else -1
                 elif c == 114:  # ...r= : order=
                     p = e - 5
                     if (os_ < 0 and p >= rs and (p == rs or b[p - 1] == C_SP)
                             and _at(b, p, re_, K_ORDER, 6)):
-                        d = _signed(b, p + 6, re_)
-                        if d >= 0 and (d == re_ or b[d] == C_SP):
-                            os_ = p + 6
-                            oe = d
+                        oe = _signed_field(b, p + 6, re_)
+                        os_ = p + 6 if oe >= 0 else -1
                 elif c == 115:  # ...s= : gfp_flags=
                     p = e - 9
                     if (gs < 0 and p >= rs and _at(b, p, re_, K_GFP, 10) and p + 10 < re_
