@@ -19,7 +19,7 @@ from xpfotrace.core.traceinfo import TraceInfo
 from .binary.magic import PERF_MAGICS, TRACEDAT_MAGIC
 from .compression import read_head
 from .text import perf_script, tracecmd, tracefs
-from .text.base import PAGE_ALLOCATION_EVENTS, TextFormat, no_page_events
+from .text.base import TextFormat, has_page_events, no_page_events
 from .text.reader import read_text
 
 TEXT_FORMATS: dict[str, TextFormat] = {
@@ -114,12 +114,7 @@ def _require_page_events(path: str, tables: Iterator[pa.Table],
     for table in tables:
         rows += table.num_rows
         if not found and table.num_rows:
-            import polars as pl  # (pyarrow.compute would be 50 ms more to import)
-
-            # (a table, not a column: Polars converts a lone Arrow array through compute)
-            events = pl.from_arrow(table.select(["event"]))
-            assert isinstance(events, pl.DataFrame)
-            found = bool(events["event"].is_in(PAGE_ALLOCATION_EVENTS).any())
+            found = has_page_events(table)
         yield table
     if not found and rows:
         raise no_page_events(path, rows)

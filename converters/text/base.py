@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
+import pyarrow as pa
 
 from xpfotrace.core.errors import InputError
 from xpfotrace.core.traceinfo import TraceInfo
@@ -110,6 +111,15 @@ def cut_suffix(text: pl.Expr, suffix: pl.Expr) -> pl.Expr:
 REPLAY_EVENTS = ("mm_page_alloc", "mm_page_free", "mm_page_alloc_zone_locked", "sched_switch")
 #: The events the replay acts on: a trace without any of them replays to zeros.
 PAGE_ALLOCATION_EVENTS = REPLAY_EVENTS[:3]
+
+
+def has_page_events(table: pa.Table) -> bool:
+    """Whether ``table`` (its ``event`` column) holds a page-allocation event. In Polars,
+    given the table rather than the lone column: Polars converts a lone Arrow array
+    through ``pyarrow.compute``, 50-90 ms to import."""
+    events = pl.from_arrow(table.select(["event"]))
+    assert isinstance(events, pl.DataFrame)
+    return bool(events["event"].is_in(PAGE_ALLOCATION_EVENTS).any())
 
 
 def no_page_events(path: str, events: int, where: str = "") -> InputError:

@@ -27,8 +27,8 @@ from .base import (
     DROPPED_RE,
     LOST_RE,
     NOISE,
-    PAGE_ALLOCATION_EVENTS,
     TextFormat,
+    has_page_events,
     no_page_events,
 )
 from .fast import ROWS_SCHEMA
@@ -196,9 +196,7 @@ def read_text(path: str, fmt: TextFormat, *, chunk_bytes: int = DEFAULT_CHUNK_BY
         cpu = rows.column("cpu").to_numpy()
         info.max_cpu = max(info.max_cpu, int(cpu.max()))
         if not page_events:  # (as a rule, settled by the first chunk)
-            events = pl.from_arrow(rows.select(["event"]))
-            assert isinstance(events, pl.DataFrame)
-            page_events = bool(events["event"].is_in(PAGE_ALLOCATION_EVENTS).any())
+            page_events = has_page_events(rows)
         _track_order(pl.DataFrame({"cpu": cpu, "ts": rows.column("ts").to_numpy()}), info,
                      last_ts)
         cols = [rows.column(name) if name != "seq"

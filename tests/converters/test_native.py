@@ -58,8 +58,10 @@ def _outcome(path: Path, out: Path, **kw: Any) -> dict[str, Any]:
 def _both(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
           **kw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     monkeypatch.delenv("XPFOTRACE_NO_NATIVE", raising=False)
+    assert binfile.native()  # else both sides would be the numpy path
     fast = _outcome(path, tmp_path / "native.parquet", **kw)
     monkeypatch.setenv("XPFOTRACE_NO_NATIVE", "1")
+    assert not binfile.native()
     slow = _outcome(path, tmp_path / "numpy.parquet", **kw)
     monkeypatch.delenv("XPFOTRACE_NO_NATIVE")
     return fast, slow

@@ -21,6 +21,7 @@ from ._options import (
     OnlyOpt,
     ProfileFileOpt,
     StrategiesOpt,
+    TraceArg,
     TrimOpt,
     TrustOpt,
     WindowOpt,
@@ -54,7 +55,7 @@ def profiles(
 
 @app.command()
 def compare(
-    trace: Annotated[str, typer.Argument(help="Parquet from 'convert', or any raw trace.")],
+    trace: TraceArg,
     profile: Annotated[list[str], typer.Option(
         "--profile", "-p", help="Profile name or unique part of it ('8160'); repeat. Shipped: "
         + PROFILE_NAMES + ".")],
@@ -104,7 +105,7 @@ def compare(
 
 @app.command()
 def sweep(
-    trace: Annotated[str, typer.Argument(help="Parquet from 'convert', or any raw trace.")],
+    trace: TraceArg,
     profile: Annotated[str, typer.Option(
         "--profile", "-p",
         help="Profile name or unique part of it ('8160'). Shipped: " + PROFILE_NAMES + ".")],
@@ -230,7 +231,7 @@ def batch(
 
 @app.command()
 def report(
-    trace: Annotated[str, typer.Argument(help="Parquet from 'convert', or any raw trace.")],
+    trace: TraceArg,
     output: Annotated[str, typer.Option("--output", "-o", help="HTML file to write.")],
     profile: Annotated[list[str] | None, typer.Option(
         "--profile", "-p",

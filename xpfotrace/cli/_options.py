@@ -21,6 +21,11 @@ def _profile_names() -> str:
 
 PROFILE_NAMES = _profile_names()
 
+TraceArg = Annotated[str, typer.Argument(help="Parquet from 'convert', or any raw trace.")]
+
+CpusOpt = Annotated[int | None, typer.Option(
+    "--cpus", help="Replay on N CPUs (more than traced: projection).", min=1)]
+
 FormatOpt = Annotated[str | None, typer.Option(
     "--format", "-f", help=f"Force the input format ({', '.join(FORMAT_NAMES)}, parquet).")]
 

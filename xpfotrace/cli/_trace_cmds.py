@@ -13,10 +13,12 @@ from ._app import app
 from ._load import load_focused
 from ._options import (
     BufferOpt,
+    CpusOpt,
     FormatOpt,
     JsonOpt,
     OnlyOpt,
     StrategiesOpt,
+    TraceArg,
     TrimOpt,
     TrustOpt,
     WindowOpt,
@@ -64,9 +66,8 @@ def convert(
 
 @app.command()
 def replay(
-    trace: Annotated[str, typer.Argument(help="Parquet from 'convert', or any raw trace.")],
-    cpus: Annotated[int | None, typer.Option(
-        "--cpus", help="Replay on N CPUs (more than traced: projection).", min=1)] = None,
+    trace: TraceArg,
+    cpus: CpusOpt = None,
     strategies: StrategiesOpt = None,
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
@@ -120,13 +121,12 @@ def replay(
 
 @app.command()
 def export(
-    trace: Annotated[str, typer.Argument(help="Parquet from 'convert', or any raw trace.")],
+    trace: TraceArg,
     output: Annotated[str, typer.Option(
         "--output", "-o", help="Chrome JSON trace to write (open it in ui.perfetto.dev).")],
     strategy: Annotated[str, typer.Option(
         "--strategy", "-s", help="One strategy, parameters allowed.")] = "deferred+batch",
-    cpus: Annotated[int | None, typer.Option(
-        "--cpus", help="Replay on N CPUs (more than traced: projection).", min=1)] = None,
+    cpus: CpusOpt = None,
     fmt: FormatOpt = None,
     trim: TrimOpt = False,
     trust_cpus: TrustOpt = False,
