@@ -21,7 +21,7 @@ With --capture (root), the kbuild files are captured first with the kernel
 sources given by --kernel-src (run `make tinyconfig` there beforehand).
 
 Every measurement runs in a fresh process (first-touch memory counts, as for a user
-running the CLI once), ``--runs`` times (default 5): the table gives the median and the
+running the CLI once, and with the environment the CLI sets for itself), ``--runs`` times (default 5): the table gives the median and the
 range of the rate, and the largest peak RSS (that process's ru_maxrss). The timed part
 excludes interpreter start-up and, for replay and projection, reading the Parquet file.
 """
@@ -89,9 +89,14 @@ Run = dict[str, float]
 
 
 def child(*args: str, env: dict[str, str] | None = None) -> Run:
+    """One measurement in a fresh process, with the environment the CLI gives itself
+    (``core/procenv.py``: one OpenBLAS thread) where the user's has not set it."""
+    from xpfotrace.core.procenv import CLI_ENV
+
+    base = {**CLI_ENV, **os.environ}
     out = subprocess.run([sys.executable, "-c", CHILD, *args], check=True,
                          capture_output=True, text=True,
-                         env=None if env is None else {**os.environ, **env})
+                         env=base if env is None else {**base, **env})
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 

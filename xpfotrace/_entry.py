@@ -4,7 +4,8 @@ Ctrl-C (SIGINT) and SIGTERM become one KeyboardInterrupt: the first unwinds the
 work (atomic writes remove their temporary files) and exits 130 with one line; later
 ones are ignored until then, so a second Ctrl-C cannot cut the clean-up short. This
 module imports nothing of the package's until the handlers are in place, so an
-interrupt during start-up is also one line, not a traceback.
+interrupt during start-up is also one line, not a traceback. Then the process's own
+environment is set (``core/procenv.py``), before anything loads NumPy.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def main() -> None:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
+    from .core.procenv import set_cli_env
+
+    set_cli_env()  # before anything loads NumPy
     try:
         from .cli import app
 

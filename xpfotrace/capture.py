@@ -31,6 +31,7 @@ from typing import Any
 
 from .core.errors import InputError, UsageError, XpfoError
 from .core.output import atomic_path
+from .core.procenv import workload_env
 from .core.traceinfo import TraceInfo
 from .parquet_io import write_events
 
@@ -273,7 +274,7 @@ def _workload(command: list[str]) -> Iterator[subprocess.Popen[bytes] | None]:
         yield None
         return
     try:
-        proc = subprocess.Popen(command, start_new_session=True)
+        proc = subprocess.Popen(command, start_new_session=True, env=workload_env())
     except OSError as exc:
         raise UsageError(f"cannot run {shlex.join(command)}: {exc.strerror or exc}") from None
     try:

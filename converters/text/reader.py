@@ -116,8 +116,11 @@ def _parse_lines(fmt: TextFormat, lines: pl.Series, ln: np.ndarray | None = None
         frame = frame.with_columns(pl.Series("ln", ln, dtype=pl.Int64))
     df = fmt.split_lines(frame)
     is_ev = pl.col("event").is_not_null()
-    return _Chunk(None, parse_event_fields(df.filter(is_ev).drop("line")), df.filter(~is_ev),
-                  lines.len())
+    events = df.filter(is_ev)
+    # (lines with no event at all, such as a header the fast path left, skip the fields'
+    # expressions: on a handful of lines their fixed cost is what the chunk costs)
+    ev = parse_event_fields(events.drop("line")) if events.height else pl.DataFrame()
+    return _Chunk(None, ev, df.filter(~is_ev), lines.len())
 
 
 def _parse_chunk(fmt: TextFormat, chunk: memoryview, kernel: bool) -> _Chunk:

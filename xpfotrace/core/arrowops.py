@@ -3,26 +3,35 @@
 ``pa.Table.take`` and ``pa.Table.filter`` import ``pyarrow.compute``, which builds a
 Python wrapper for every compute function on import: 50-90 ms on the development VM,
 as long as a small trace's whole conversion. The same kernels are reached through
-``pyarrow._compute.call_function`` (what those wrappers call), which loads in a few
-milliseconds.
+``pyarrow._compute.call_function`` (what those wrappers call). That extension module
+is itself 40-60 ms to load, so it is loaded on the first call: a trace that needs no
+take, filter or cast (most text traces) does not pay it.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import pyarrow as pa
 
 from .arrays import BOOL, I64
 
-try:
-    from pyarrow._compute import CastOptions
-    from pyarrow._compute import call_function as _call
-except ImportError:  # pragma: no cover - a pyarrow without the private module
-    from pyarrow.compute import CastOptions
-    from pyarrow.compute import call_function as _call
-
 __all__ = ["cast_table", "filter_rows", "take_rows"]
+
+
+@cache
+def _compute() -> Any:
+    """``pyarrow._compute``, loaded on first use."""
+    try:
+        from pyarrow import _compute
+    except ImportError:  # pragma: no cover - a pyarrow without the private module
+        from pyarrow import compute as _compute
+    return _compute
+
+
+def _call(name: str, args: list[Any], options: Any = None) -> Any:
+    return _compute().call_function(name, args, options)
 
 
 def take_rows(table: pa.Table, indices: I64) -> pa.Table:
@@ -44,6 +53,6 @@ def cast_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
     its new type is an error, as with ``Table.cast``'s default safe cast)."""
     if table.num_columns != len(schema):
         raise ValueError(f"cannot cast {table.num_columns} columns to {len(schema)}")
-    cols = [_call("cast", [table.column(i)], CastOptions.safe(f.type))
+    cols = [_call("cast", [table.column(i)], _compute().CastOptions.safe(f.type))
             for i, f in enumerate(schema)]
     return pa.Table.from_arrays(cols, schema=schema)

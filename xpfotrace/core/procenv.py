@@ -1,0 +1,37 @@
+"""Environment the command line sets for its own process, and only for it.
+
+OpenBLAS (NumPy's BLAS) starts a worker thread per CPU when NumPy loads, and those
+threads spin for a while waiting for work that a conversion or a replay never gives
+them: on two CPUs that took 0.15-0.35 s of CPU from the parsing threads per command.
+The engine's few matrix products are small (the 96-CPU projection ran faster on one
+BLAS thread). So the CLI asks for one thread, unless the user has set the variable,
+before anything loads NumPy; OpenBLAS reads it only when it loads.
+
+What the CLI set is kept out of the environment of the workloads it runs (``capture
+-- COMMAND``): a traced program must see the user's environment, not ours.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["CLI_ENV", "set_cli_env", "workload_env"]
+
+#: Variables the CLI sets for itself when the user has not.
+CLI_ENV: dict[str, str] = {"OPENBLAS_NUM_THREADS": "1"}
+
+_added: set[str] = set()
+
+
+def set_cli_env() -> None:
+    """Set CLI_ENV's variables that the environment does not already have."""
+    for name, value in CLI_ENV.items():
+        if name not in os.environ:
+            os.environ[name] = value
+            _added.add(name)
+
+
+def workload_env() -> dict[str, str]:
+    """The environment for a program the CLI runs: the process's, without what
+    :func:`set_cli_env` added."""
+    return {k: v for k, v in os.environ.items() if k not in _added}
