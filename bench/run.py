@@ -21,9 +21,11 @@ With --capture (root), the kbuild files are captured first with the kernel
 sources given by --kernel-src (run `make tinyconfig` there beforehand).
 
 Every measurement runs in a fresh process (first-touch memory counts, as for a user
-running the CLI once, and with the environment the CLI sets for itself), ``--runs`` times (default 5): the table gives the median and the
-range of the rate, and the largest peak RSS (that process's ru_maxrss). The timed part
-excludes interpreter start-up and, for replay and projection, reading the Parquet file.
+running the CLI once), set up as the CLI sets up its own (``core/procenv.py``: one
+OpenBLAS thread, no cyclic garbage collector), ``--runs`` times (default 5): the table
+gives the median and the range of the rate, and the largest peak RSS (that process's
+ru_maxrss). The timed part excludes interpreter start-up and, for replay and
+projection, reading the Parquet file.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from pathlib import Path
 HERE = Path(__file__).parent
 CHILD = r"""
 import json, resource, sys, time
+from xpfotrace.core.procenv import enter_cli
+enter_cli()  # the process as the CLI sets it up (its environment is set by child())
 import xpfotrace
 from xpfotrace.engine.replay import Replayer
 from xpfotrace.strategies import parse

@@ -5,7 +5,8 @@ work (atomic writes remove their temporary files) and exits 130 with one line; l
 ones are ignored until then, so a second Ctrl-C cannot cut the clean-up short. This
 module imports nothing of the package's until the handlers are in place, so an
 interrupt during start-up is also one line, not a traceback. Then the process's own
-environment is set (``core/procenv.py``), before anything loads NumPy.
+environment is set and the cyclic garbage collector turned off (``core/procenv.py``),
+before anything loads NumPy.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def main() -> None:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    from .core.procenv import set_cli_env
+    from .core.procenv import enter_cli
 
-    set_cli_env()  # before anything loads NumPy
+    enter_cli()  # before anything loads NumPy
     try:
         from .cli import app
 

@@ -47,12 +47,13 @@ def test_a_captured_workload_sees_the_users_environment(
 
 
 def test_the_cli_process_has_it() -> None:
-    """The console entry sets it before NumPy loads (what OpenBLAS reads at load)."""
+    """The console entry sets it before NumPy loads (what OpenBLAS reads at load), and
+    turns the cyclic garbage collector off (_entry.py says why)."""
     code = ("import sys; sys.argv = ['xpfotrace', '--version']\n"
             "from xpfotrace import _entry\n"
             "try:\n    _entry.main()\nexcept SystemExit:\n    pass\n"
-            "import os; print(os.environ.get('OPENBLAS_NUM_THREADS'))")
+            "import gc, os; print(os.environ.get('OPENBLAS_NUM_THREADS'), gc.isenabled())")
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "1"
+    assert out.stdout.strip().splitlines()[-1] == "1 False"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -198,6 +199,8 @@ def batch(
         from ..fleet.batch import batch as run_batch
         from ..fleet.batch import exclude_output, scan_inputs
         from ..strategies import parse as parse_strategies
+
+        gc.enable()  # (off for one-trace commands, core/procenv.py): a batch reads many
 
         profs = profiles_named(profile, profile_file)
         found, skipped = scan_inputs(inputs)
