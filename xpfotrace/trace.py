@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from .converters import open_trace
 from .converters.compression import read_head
-from .core import schema
+from .core import arrowops, schema
 from .core.errors import InputError, UsageError
 from .core.reading import DEFAULT_CHUNK_BYTES, ProgressFn
 from .core.traceinfo import TraceInfo
@@ -254,27 +254,50 @@ def _check_types(path: str, found: pa.Schema) -> None:
                                        f"is {got}, expected {want.type})")
 
 
+def _indices(arr: pa.DictionaryArray) -> npt.NDArray[np.int32]:
+    """A dictionary array's indices as int32, -1 where null (from its buffers: Arrow's
+    ``fill_null`` would load ``pyarrow.compute``)."""
+    ind = arr.indices
+    n, off = len(ind), ind.offset
+    width = ind.type.bit_width // 8
+    raw = np.frombuffer(ind.buffers()[1], dtype=f"<i{width}", count=n + off)[off:]
+    out = raw.astype(np.int32)  # (a copy: the result is the caller's to change)
+    if ind.null_count:
+        bits = np.frombuffer(ind.buffers()[0], np.uint8)
+        valid = np.unpackbits(bits, bitorder="little", count=n + off)[off:].view(np.bool_)
+        out[~valid] = -1
+    return out
+
+
 def _codes(col: pa.ChunkedArray) -> Codes:
     """Codes of a dictionary-encoded column (one dictionary for all its chunks)."""
     if not pa.types.is_dictionary(col.type):
-        col = col.dictionary_encode()
+        return _encoded(col)
     col = col.unify_dictionaries()
     chunks = col.chunks
     values = chunks[0].dictionary.to_pylist() if chunks else []
-    idx = [c.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-           for c in chunks]
+    idx = [_indices(c) for c in chunks]
     return Codes(np.concatenate(idx) if idx else np.zeros(0, np.int32), values)
+
+
+def _encoded(col: pa.Array | pa.ChunkedArray) -> Codes:
+    """Codes of a plain string column: the values in order of first appearance, -1 for
+    a null (Arrow's dictionary encoding, the null encoded in its place, then taken out)."""
+    enc = arrowops.dictionary_encode(col)
+    chunks = enc.chunks if isinstance(enc, pa.ChunkedArray) else [enc]
+    values: list[str | None] = chunks[0].dictionary.to_pylist() if chunks else []
+    idx = np.concatenate([_indices(c) for c in chunks]) if chunks else np.zeros(0, np.int32)
+    if None in values:
+        k = values.index(None)
+        idx = np.where(idx == k, -1, idx - (idx > k)).astype(np.int32)
+        del values[k]
+    return Codes(idx, [v for v in values if v is not None])
 
 
 def codes_of(column: pl.Series) -> Codes:
     """Codes of a string column, computed: what a Parquet file's dictionary pages give
-    (the values in order of first appearance, -1 for a null). In Polars: Arrow's
-    ``dictionary_encode`` would import ``pyarrow.compute``, a tenth of a raw replay's
-    start-up."""
-    values = column.drop_nulls().unique(maintain_order=True)
-    idx = column.replace_strict(values, pl.int_range(values.len(), dtype=pl.Int32, eager=True),
-                                default=-1, return_dtype=pl.Int32)
-    return Codes(idx.to_numpy().astype(np.int32, copy=False), values.to_list())
+    (the values in order of first appearance, -1 for a null)."""
+    return _encoded(column.to_arrow())
 
 
 def read_trace(path: str, fmt: str | None = None, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,

@@ -5,14 +5,18 @@ synthetic shuffle of it)."""
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xpfotrace import read_trace, replay
-from xpfotrace.trace import Trace
+from xpfotrace.trace import Trace, codes_of
 
 SAMPLE = Path(__file__).parent.parent.parent / "sample_traces" / "kbuild-1s.parquet"
 
@@ -66,3 +70,30 @@ def test_replay_is_the_same_whatever_the_chunks(trace: Trace, seed: int) -> None
     whole = replay(Trace(df=df, info=trace.info, codes=trace.codes)).to_dict()
     assert replay(Trace(df=chunked, info=trace.info, codes=trace.codes)).to_dict() == whole
     assert replay(Trace(df=chunked, info=trace.info)).to_dict() == whole
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.none() | st.sampled_from(["a", "bb", "", "mm_page_alloc", "é"]),
+                max_size=40),
+       st.integers(1, 4))
+def test_codes_of_is_first_appearance_with_nulls(values: list[str | None], pieces: int) -> None:
+    """Computed codes (SYNTHETIC columns, also in several chunks): the distinct values in
+    order of first appearance, each row its value's index, -1 for a null."""
+    cut = len(values) // pieces or 1
+    parts = [pl.Series("s", values[i:i + cut], dtype=pl.String)
+             for i in range(0, max(len(values), 1), cut)]
+    column = pl.concat(parts, rechunk=False) if parts else pl.Series("s", [], pl.String)
+    c = codes_of(column)
+    want = list(dict.fromkeys(v for v in values if v is not None))
+    assert c.values == want
+    assert c.codes.dtype == np.int32
+    assert c.codes.tolist() == [-1 if v is None else want.index(v) for v in values]
+
+
+def test_reading_parquet_codes_loads_no_pyarrow_compute() -> None:
+    code = ("import sys; from xpfotrace import read_trace\n"
+            f"tr = read_trace({str(SAMPLE)!r}); assert tr.codes\n"
+            "print('pyarrow.compute' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"

@@ -66,13 +66,9 @@ def _width() -> int | None:
 
 
 def table(rows: list[list[str]], width: int | None = None) -> str:
-    """A table drawn by rich: the first row is the header, the first column left-aligned
-    and the others (numbers) right-aligned. In a terminal it fits the width (long headers
-    wrap); elsewhere nothing wraps."""
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
+    """A table: the first row is the header, the first column left-aligned and the
+    others (numbers) right-aligned. In a terminal it fits the width (long headers wrap,
+    drawn by rich); elsewhere nothing wraps."""
     width = width or _width()
     # a cell never breaks (a number split over lines misleads) and a header only at its
     # spaces: each column is at least its widest cell and its longest header word; a
@@ -81,6 +77,31 @@ def table(rows: list[list[str]], width: int | None = None) -> str:
                  + [1]) for i in range(len(rows[0]))]
     if width is not None and sum(least) + 3 * (len(least) - 1) > width:
         width = None
+    full = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    if ((width is None or sum(full) + 3 * (len(full) - 1) <= width)
+            and all(c.isascii() and c.isprintable() and c == c.strip()
+                    for r in rows for c in r)):
+        return _plain(rows, full)  # nothing wraps: what rich draws, without loading it
+    return _rich(rows, width, least)
+
+
+def _plain(rows: list[list[str]], widths: list[int]) -> str:
+    """What :func:`_rich` draws when no cell wraps (printable ASCII without spaces at
+    either end: one column a character, nothing trimmed): the columns three spaces
+    apart, a rule under the header."""
+    def line(r: list[str]) -> str:
+        return "   ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                          for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
+
+    rule = "\u2500" * (sum(widths) + 3 * (len(widths) - 1))
+    return "\n".join([line(rows[0]), rule, *(line(r) for r in rows[1:])])
+
+
+def _rich(rows: list[list[str]], width: int | None, least: list[int]) -> str:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
     t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     for i, head in enumerate(rows[0]):
         t.add_column(head, justify="left" if i == 0 else "right",
