@@ -5,8 +5,9 @@ work (atomic writes remove their temporary files) and exits 130 with one line; l
 ones are ignored until then, so a second Ctrl-C cannot cut the clean-up short. This
 module imports nothing of the package's until the handlers are in place, so an
 interrupt during start-up is also one line, not a traceback. Then the process's own
-environment is set and the cyclic garbage collector turned off (``core/procenv.py``),
-before anything loads NumPy.
+environment is set and the cyclic garbage collector turned off, before anything loads
+NumPy; and a finished command exits without the interpreter's teardown
+(``core/procenv.py`` has the reasons).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import signal
 import sys
 from types import FrameType
+from typing import NoReturn
 
 _interrupted = [False]
 
@@ -30,17 +32,28 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def main() -> None:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    from .core.procenv import enter_cli
+    from .core.procenv import enter_cli, exit_code, leave
 
     enter_cli()  # before anything loads NumPy
+    code = 0
     try:
         from .cli import app
 
         app()
     except KeyboardInterrupt:  # during start-up (the commands' own go through cli._guard)
-        sys.stderr.write("xpfotrace: interrupted\n")
-        sys.stderr.flush()
-        os._exit(130)
+        _interrupted_exit()
+    except SystemExit as done:  # (typer ends every command so)
+        code = exit_code(done.code)
+    try:
+        leave(code)  # without the interpreter's teardown
+    except KeyboardInterrupt:
+        _interrupted_exit()
+
+
+def _interrupted_exit() -> NoReturn:
+    sys.stderr.write("xpfotrace: interrupted\n")
+    sys.stderr.flush()
+    os._exit(130)
 
 
 if __name__ == "__main__":  # pragma: no cover

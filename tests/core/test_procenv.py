@@ -3,6 +3,7 @@ kept out of the programs it runs."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -48,12 +49,45 @@ def test_a_captured_workload_sees_the_users_environment(
 
 def test_the_cli_process_has_it() -> None:
     """The console entry sets it before NumPy loads (what OpenBLAS reads at load), and
-    turns the cyclic garbage collector off (_entry.py says why)."""
-    code = ("import sys; sys.argv = ['xpfotrace', '--version']\n"
-            "from xpfotrace import _entry\n"
-            "try:\n    _entry.main()\nexcept SystemExit:\n    pass\n"
-            "import gc, os; print(os.environ.get('OPENBLAS_NUM_THREADS'), gc.isenabled())")
+    turns the cyclic garbage collector off (procenv.py says why)."""
+    show = ("import atexit, gc, os\natexit.register(lambda: print("
+            "os.environ.get('OPENBLAS_NUM_THREADS'), gc.isenabled()))")
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "1 False"
+    done = _entry(["--version"], show, env)
+    assert done.stdout.strip().splitlines()[-1] == "1 False"
+
+
+def _entry(args: list[str], prelude: str = "", env: dict[str, str] | None = None,
+           ) -> subprocess.CompletedProcess[str]:
+    """The console entry in a fresh process, as the installed script runs it."""
+    code = (f"import sys\n{prelude}\nsys.argv = ['xpfotrace', *{args!r}]\n"
+            "from xpfotrace._entry import main\nmain()\nprint('not reached')")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env)
+
+
+SAMPLE = str(Path(__file__).resolve().parents[2] / "sample_traces" / "kbuild-1s.parquet")
+
+
+def test_a_finished_command_flushes_its_output_and_keeps_its_status() -> None:
+    done = _entry(["replay", SAMPLE, "--json", "--per-cpu", "--cpus", "96"])
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)  # all of it (300 KB), flushed before the process ended
+    assert len(out["per_cpu"]["sync"]) == 96
+    assert "not reached" not in done.stdout
+    missing = _entry(["replay", "/nonexistent/trace.txt"])
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "xpfotrace: error: /nonexistent/trace.txt: no such file"
+    assert _entry(["replay", "--no-such-option"]).returncode == 2
+
+
+def test_exit_handlers_still_run(tmp_path: Path) -> None:
+    mark = tmp_path / "ran"
+    prelude = f"import atexit; atexit.register(lambda: open({str(mark)!r}, 'w').close())"
+    assert _entry(["--version"], prelude).returncode == 0
+    assert mark.exists()
+
+
+def test_exit_codes() -> None:
+    assert procenv.exit_code(None) == 0
+    assert procenv.exit_code(3) == 3
