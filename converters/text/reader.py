@@ -5,6 +5,7 @@ accounted (skipped lines, lost events, order) on the main thread.
 
 from __future__ import annotations
 
+import mmap
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,6 +40,19 @@ from .fields import as_table, parse_event_fields
 MAX_LINE = 16 << 20
 
 
+def _scratch(size: int) -> mmap.mmap | bytearray:
+    """A ring buffer: an anonymous private mapping, which nothing fills with zeros before
+    the stream is read into it (a ``bytearray`` is zero-filled first: one more pass over
+    memory the kernel has just cleared; 0.05 s of a 2 M-event conversion on the
+    development VM). It supports what the ring uses of a ``bytearray``: slicing through a
+    memoryview, and ``rfind``. (A system without such mappings gets a ``bytearray``.)"""
+    private = getattr(mmap, "MAP_PRIVATE", None)
+    anonymous = getattr(mmap, "MAP_ANONYMOUS", None)
+    if private is None or anonymous is None:
+        return bytearray(size)
+    return mmap.mmap(-1, size, flags=private | anonymous)
+
+
 def iter_line_chunks(reader: CountingReader, chunk_bytes: int,
                      on_cut: Callable[[], None] | None = None, *, ring: int = 3,
                      ) -> Iterator[memoryview]:
@@ -54,15 +68,15 @@ def iter_line_chunks(reader: CountingReader, chunk_bytes: int,
     it is not yielded but reported to ``on_cut`` (it is the line after the last chunk's).
     """
     slack = 1 << 16  # room for the start of a line that the last chunk cut
-    bufs: list[bytearray] = []
+    bufs: list[mmap.mmap | bytearray] = []
     turn = 0
     pending = b""
     while True:
         need = len(pending) + chunk_bytes
         if turn == len(bufs):
-            bufs.append(bytearray(need + slack))
+            bufs.append(_scratch(need + slack))
         elif len(bufs[turn]) < need:  # a line longer than the slack
-            bufs[turn] = bytearray(need + slack)
+            bufs[turn] = _scratch(need + slack)
         buf = bufs[turn]
         view = memoryview(buf)
         view[:len(pending)] = pending
