@@ -83,8 +83,14 @@ def damaged_payloads(length: I64, ev_id: I64, known: list[int],
 
 
 def read_str(buf: U8, off: I64, f: Field) -> npt.NDArray[np.str_]:
+    """A fixed-size char array field (comm names) of each record, NULs at the end dropped;
+    invalid UTF-8 replaced by U+FFFD."""
     raw = np.ascontiguousarray(buf[(off + f.offset)[:, None] + np.arange(f.size)])
-    return np.char.decode(raw.view(f"S{f.size}").ravel(), "utf-8", errors="replace")
+    fixed = raw.view(f"S{f.size}").ravel()
+    try:  # ASCII, nearly always: the same as the UTF-8 decoding below, without loading
+        return fixed.astype(f"U{f.size}")  # numpy.char (about 25 ms)
+    except UnicodeDecodeError:
+        return np.char.decode(fixed, "utf-8", errors="replace")
 
 
 def _small(values: np.ndarray) -> bool:

@@ -6,6 +6,7 @@ import json
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 from paths import binary_path  # noqa: F401  (each test on both paths: tests/paths.py)
 from reference import assert_matches
@@ -13,6 +14,8 @@ from typer.testing import CliRunner
 
 from xpfotrace import InputError, read_trace, replay
 from xpfotrace.cli import app
+from xpfotrace.converters.binary.eventformat import Field
+from xpfotrace.converters.binary.rawevents import read_str
 
 BIN = Path(__file__).parent.parent / "fixtures" / "binary"
 GOLDEN = Path(__file__).parent.parent / "fixtures" / "golden"
@@ -98,3 +101,16 @@ def test_missed_event_page_flags() -> None:
     assert rec.ts.tolist() == [1005, 1005, 1005] and rec.length.tolist() == [8, 8, 8]
     info = TraceInfo(missed_pages_uncounted=rec.lost_unknown)
     assert any("without a count" in w for w in info.warnings())
+
+
+@pytest.mark.parametrize("names", [
+    [b"bash", b"kworker/0:1", b"a\0b", b"", b"x" * 16],          # ASCII (the usual case)
+    [b"caf\xc3\xa9", b"bad\xff\xfe", b"plain"],                   # UTF-8 and invalid bytes
+])
+def test_comm_fields_decode_as_utf8(names: list[bytes]) -> None:
+    """read_str (a char[16] field of each record; SYNTHETIC records): NULs at the end
+    dropped, UTF-8 decoded, invalid bytes replaced, whichever path it takes."""
+    buf = np.frombuffer(b"".join(b"HEAD" + n.ljust(16, b"\0") for n in names), np.uint8)
+    off = np.arange(len(names), dtype=np.int64) * 20
+    got = read_str(buf, off, Field("comm", 4, 16, False, 16)).tolist()
+    assert got == [n.rstrip(b"\0").decode("utf-8", errors="replace") for n in names]
