@@ -234,14 +234,14 @@ def main() -> None:
         dat = args.data / "kbuild-5s.dat"
         if dat.exists() and not args.sweep_only:
             add("convert trace.dat", repeat(n, lambda: child(
-                "convert", str(dat), str(Path(tmp) / "d.parquet"))), "10 M/s")
+                "convert", str(dat), str(Path(tmp) / "d.parquet"))), "5 M/s (goal 10)")
             add("trace-cmd report of the same trace.dat", repeat(n, lambda: trace_cmd_report(dat)))
             events = int(child("convert", str(dat), str(Path(tmp) / "d.parquet"))["events"])
             add("`xpfotrace replay --json` of the trace.dat, end to end",
                 repeat(n, lambda: cli_replay(dat, events)))
         for perf in sorted(args.data.glob("*.perf.data")) if not args.sweep_only else []:
             add(f"convert {perf.name}", repeat(n, lambda p=perf: child(  # type: ignore[misc]
-                "convert", str(p), str(Path(tmp) / "p.pq"))), "10 M/s")
+                "convert", str(p), str(Path(tmp) / "p.pq"))), "5 M/s (goal 10)")
             add(f"perf script of {perf.name}", repeat(n, lambda p=perf: perf_script(p)))  # type: ignore[misc]
             events = int(child("convert", str(perf), str(Path(tmp) / "p.pq"))["events"])
             add(f"`xpfotrace replay --json` of {perf.name}, end to end",
