@@ -12,11 +12,8 @@ NumPy; and a finished command exits without the interpreter's teardown
 
 from __future__ import annotations
 
-import os
 import signal
-import sys
 from types import FrameType
-from typing import NoReturn
 
 _interrupted = [False]
 
@@ -32,7 +29,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def main() -> None:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    from .core.procenv import enter_cli, exit_code, leave
+    from .core.procenv import enter_cli, exit_code, interrupted, leave
 
     enter_cli()  # before anything loads NumPy
     code = 0
@@ -41,19 +38,13 @@ def main() -> None:
 
         app()
     except KeyboardInterrupt:  # during start-up (the commands' own go through cli._guard)
-        _interrupted_exit()
+        interrupted()
     except SystemExit as done:  # (typer ends every command so)
         code = exit_code(done.code)
     try:
         leave(code)  # without the interpreter's teardown
     except KeyboardInterrupt:
-        _interrupted_exit()
-
-
-def _interrupted_exit() -> NoReturn:
-    sys.stderr.write("xpfotrace: interrupted\n")
-    sys.stderr.flush()
-    os._exit(130)
+        interrupted()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -287,10 +287,9 @@ def _encoded(col: pa.Array | pa.ChunkedArray) -> Codes:
     chunks = enc.chunks if isinstance(enc, pa.ChunkedArray) else [enc]
     values: list[str | None] = chunks[0].dictionary.to_pylist() if chunks else []
     idx = np.concatenate([_indices(c) for c in chunks]) if chunks else np.zeros(0, np.int32)
-    if None in values:
+    if None in values:  # (its index out: -1, the values after it one down)
         k = values.index(None)
         idx = np.where(idx == k, -1, idx - (idx > k)).astype(np.int32)
-        del values[k]
     return Codes(idx, [v for v in values if v is not None])
 
 

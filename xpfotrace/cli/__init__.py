@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 
 from .. import __version__
+from ..core.procenv import interrupted
 from . import _cost_cmds, _trace_cmds  # noqa: F401  (they register the commands)
 from ._app import app
-from ._run import interrupted, state
+from ._run import state
 
 __all__ = ["app", "interrupted"]
 

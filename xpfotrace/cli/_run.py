@@ -7,11 +7,12 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
 from ..core.errors import XpfoError
+from ..core.procenv import interrupted
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -23,14 +24,6 @@ state = {"debug": False, "verbosity": 0}  # -q: -1, -v: 1
 T = TypeVar("T")
 
 PROGRESS_MIN_BYTES = 8 << 20
-
-def interrupted() -> NoReturn:
-    """Exit 130 with one line. The work has unwound (temporary files removed); worker
-    threads still inside a NumPy or Arrow call are not waited for."""
-    typer.echo("xpfotrace: interrupted", err=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(130)
 
 def guard(fn: Callable[[], T]) -> T:
     """Run a command's ``fn`` (which imports what it needs first: a missing or broken

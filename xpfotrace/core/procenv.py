@@ -14,7 +14,7 @@ What the CLI set is kept out of the environment of the workloads it runs (``capt
 **Garbage collector.** One command is one short process, and its cyclic garbage is a
 few hundred small objects that its imports leave (measured on replay, convert and
 compare: no array among them). The collector's passes over the imported libraries'
-objects cost more than that: 0.05-0.1 s a command. So it is off; ``batch``, which
+objects cost more than that: about 0.05 s a command. So it is off; ``batch``, which
 reads any number of traces in one process, turns it back on.
 
 **Exit.** A finished command's process ends without the interpreter's teardown (which
@@ -33,7 +33,8 @@ import sys
 import threading
 from typing import NoReturn
 
-__all__ = ["CLI_ENV", "enter_cli", "exit_code", "leave", "set_cli_env", "workload_env"]
+__all__ = ["CLI_ENV", "enter_cli", "exit_code", "interrupted", "leave", "set_cli_env",
+           "workload_env"]
 
 #: Variables the CLI sets for itself when the user has not.
 CLI_ENV: dict[str, str] = {"OPENBLAS_NUM_THREADS": "1"}
@@ -77,9 +78,26 @@ def leave(code: int) -> NoReturn:
            if t is not threading.main_thread()):
         sys.exit(code)
     atexit._run_exitfuncs()
+    if not _flushed():
+        code = code or 120  # (a closed pipe: what Python's own exit returns)
+    os._exit(code)
+
+
+def interrupted() -> NoReturn:
+    """Exit 130 with one line, at once (Ctrl-C or SIGTERM: the work has unwound, its
+    temporary files removed; worker threads still inside a NumPy or Arrow call are not
+    waited for)."""
+    sys.stderr.write("xpfotrace: interrupted\n")
+    _flushed()
+    os._exit(130)
+
+
+def _flushed() -> bool:
+    """Flush stdout and stderr; False when one could not be (a closed pipe)."""
+    ok = True
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe: what Python's own exit returns
-            code = code or 120
-    os._exit(code)
+        except (OSError, ValueError):
+            ok = False
+    return ok

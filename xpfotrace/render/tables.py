@@ -75,14 +75,19 @@ def table(rows: list[list[str]], width: int | None = None) -> str:
     # table that cannot fit so is printed whole, for the terminal to wrap its lines
     least = [max([len(r[i]) for r in rows[1:]] + [len(w) for w in rows[0][i].split()]
                  + [1]) for i in range(len(rows[0]))]
-    if width is not None and sum(least) + 3 * (len(least) - 1) > width:
+    if width is not None and _span(least) > width:
         width = None
     full = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    if ((width is None or sum(full) + 3 * (len(full) - 1) <= width)
+    if ((width is None or _span(full) <= width)
             and all(c.isascii() and c.isprintable() and c == c.strip()
                     for r in rows for c in r)):
         return _plain(rows, full)  # nothing wraps: what rich draws, without loading it
     return _rich(rows, width, least)
+
+
+def _span(widths: list[int]) -> int:
+    """A table's width: its columns, three spaces apart."""
+    return sum(widths) + 3 * (len(widths) - 1)
 
 
 def _plain(rows: list[list[str]], widths: list[int]) -> str:
@@ -93,7 +98,7 @@ def _plain(rows: list[list[str]], widths: list[int]) -> str:
         return "   ".join(c.ljust(w) if i == 0 else c.rjust(w)
                           for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
 
-    rule = "\u2500" * (sum(widths) + 3 * (len(widths) - 1))
+    rule = "\u2500" * _span(widths)
     return "\n".join([line(rows[0]), rule, *(line(r) for r in rows[1:])])
 
 
